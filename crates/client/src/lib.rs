@@ -1,0 +1,4 @@
+//! The initra secret client
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs, rustdoc::broken_intra_doc_links)]
