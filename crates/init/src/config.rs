@@ -1,0 +1,345 @@
+//! `init_ra_conf.json`: Occlum's Init-RA client configuration, read as-is, plus initra's optional `initra` object.
+//!
+//! Occlum fields (docs/init-config.md §1): `kms_server` ("host:port"), `kms_keys` (list of `{key, path}`),
+//! `ra_config` (the verify config describing the trusted server). `OCCLUM_INIT_RA_KMS_SERVER` overrides
+//! `kms_server`. initra's extensions live under `initra` (docs/init-config.md §2) so Occlum tooling that
+//! reads the file ignores them.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::Error;
+
+/// Environment variable that overrides `kms_server`, as in Occlum.
+pub const KMS_SERVER_ENV: &str = "OCCLUM_INIT_RA_KMS_SERVER";
+
+/// The secret name under which the image key is served (Occlum convention).
+pub const IMAGE_KEY_SECRET: &str = "image_key";
+
+/// A parsed and validated `init_ra_conf.json`.
+#[derive(Debug, Clone)]
+pub struct InitConfig {
+    /// Where the file was read from (its directory anchors relative paths).
+    pub source: PathBuf,
+    /// The secret server, after applying [`KMS_SERVER_ENV`].
+    pub kms_server: String,
+    /// Secrets to fetch and the absolute paths to write them to.
+    pub kms_keys: Vec<KmsKey>,
+    /// The verify config for the server (Occlum `ra_config` format), kept as JSON for the policy reader.
+    pub ra_config: serde_json::Value,
+    /// initra's own settings (defaults when the `initra` object is absent).
+    pub initra: InitraSection,
+}
+
+/// One `kms_keys` entry: fetch secret `key`, write it to `path`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KmsKey {
+    /// Secret name on the server.
+    pub key: String,
+    /// Absolute path where the application expects the secret.
+    pub path: PathBuf,
+}
+
+/// initra's optional extensions to `init_ra_conf.json`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitraSection {
+    /// Which TEE backend produces evidence: `auto` (default), `sim`, `occlum`, `gramine`, `tdx`, `snp`.
+    #[serde(default)]
+    pub attester: Option<String>,
+    /// Simulated platform directory (required when `attester` is `sim`).
+    #[serde(default)]
+    pub sim_dir: Option<PathBuf>,
+    /// Trust root files for the server's evidence (default: Intel's production root only).
+    #[serde(default)]
+    pub trust_roots: Vec<PathBuf>,
+    /// A simulated platform root to trust for the server's evidence. Simulated evidence is accepted only
+    /// when this is set, and every decision on it is labelled simulated.
+    #[serde(default)]
+    pub simulated_root: Option<PathBuf>,
+    /// Collateral files (dcap-qvl JSON layout) used to verify the server's quote.
+    #[serde(default)]
+    pub collateral: Vec<PathBuf>,
+    /// TCB statuses accepted for the server besides `UpToDate`.
+    #[serde(default)]
+    pub accept_tcb_status: Vec<String>,
+    /// A CA certificate to pin instead of attesting the server (server with a conventional certificate).
+    #[serde(default)]
+    pub server_ca: Option<PathBuf>,
+    /// The root filesystem image to unlock.
+    #[serde(default)]
+    pub image: Option<ImageSection>,
+    /// The application to exec (overridden by `-- COMMAND ARGS...` on the command line).
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Environment variables for the application, set from secrets: variable name -> secret name.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Where unlocked data goes: `auto` (default), `private` or `host`.
+    #[serde(default)]
+    pub placement: Option<String>,
+    /// Overall deadline for reaching the server, in seconds (default 30).
+    #[serde(default)]
+    pub connect_deadline_secs: Option<u64>,
+}
+
+/// The `initra.image` object.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSection {
+    /// The sealed image file.
+    pub path: PathBuf,
+    /// `encrypted` (key fetched as secret `image_key`) or `integrity-only` (root hash pinned here).
+    #[serde(rename = "type")]
+    pub kind: ImageKind,
+    /// Pinned root hash (hex); required for `integrity-only`.
+    #[serde(default)]
+    pub root_hash: Option<String>,
+    /// Absolute directory where the unlocked tree appears.
+    pub mount: PathBuf,
+}
+
+/// Occlum's `image_type` values.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum ImageKind {
+    /// Authenticated encryption; the key is the `image_key` secret.
+    #[serde(rename = "encrypted")]
+    Encrypted,
+    /// Authenticated but not encrypted; the root hash is pinned in this file.
+    #[serde(rename = "integrity-only")]
+    IntegrityOnly,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    kms_server: String,
+    #[serde(default)]
+    kms_keys: Vec<KmsKey>,
+    ra_config: serde_json::Value,
+    #[serde(default)]
+    initra: Option<InitraSection>,
+}
+
+impl InitConfig {
+    /// Reads and validates `path`; `env_server` is the value of [`KMS_SERVER_ENV`], if set.
+    pub fn from_file(path: &Path, env_server: Option<String>) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadConfig {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_str(path, &text, env_server)
+    }
+
+    /// Parses configuration text read from `source`.
+    pub fn from_str(source: &Path, text: &str, env_server: Option<String>) -> Result<Self, Error> {
+        let raw: RawConfig = serde_json::from_str(text).map_err(|e| Error::ParseConfig {
+            path: source.to_owned(),
+            message: e.to_string(),
+        })?;
+        let invalid = |field: &str, message: String| Error::InvalidConfig {
+            path: source.to_owned(),
+            field: field.to_owned(),
+            message,
+        };
+        let kms_server = env_server
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or(raw.kms_server);
+        if !kms_server.contains(':') {
+            return Err(invalid(
+                "kms_server",
+                format!("expected \"host:port\", got {kms_server:?}"),
+            ));
+        }
+        let mut seen_paths = std::collections::BTreeSet::new();
+        for (i, k) in raw.kms_keys.iter().enumerate() {
+            if k.key.is_empty() {
+                return Err(invalid(&format!("kms_keys[{i}].key"), "empty secret name".into()));
+            }
+            check_absolute(&k.path).map_err(|m| invalid(&format!("kms_keys[{i}].path"), m))?;
+            if !seen_paths.insert(k.path.clone()) {
+                return Err(invalid(
+                    &format!("kms_keys[{i}].path"),
+                    format!("{} is used by two entries", k.path.display()),
+                ));
+            }
+        }
+        let base = source.parent().unwrap_or(Path::new("."));
+        let mut initra = raw.initra.unwrap_or_default();
+        initra.resolve_relative(base);
+        if let Some(image) = &initra.image {
+            check_absolute(&image.mount).map_err(|m| invalid("initra.image.mount", m))?;
+            match (image.kind, &image.root_hash) {
+                (ImageKind::IntegrityOnly, None) => {
+                    return Err(invalid(
+                        "initra.image.root_hash",
+                        "required for an integrity-only image (pin the hash printed by `initra image seal --integrity-only`)".into(),
+                    ))
+                }
+                (_, Some(h)) if h.len() != 64 || hex::decode(h).is_err() => {
+                    return Err(invalid(
+                        "initra.image.root_hash",
+                        format!("expected 64 hex digits, got {h:?}"),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        if let Some(p) = initra.placement.as_deref() {
+            if !matches!(p, "auto" | "private" | "host") {
+                return Err(invalid(
+                    "initra.placement",
+                    format!("expected \"auto\", \"private\" or \"host\", got {p:?}"),
+                ));
+            }
+        }
+        for (var, secret) in &initra.env {
+            if var.is_empty() || var.contains('=') || var.contains('\0') {
+                return Err(invalid(&format!("initra.env.{var}"), "not a valid variable name".into()));
+            }
+            if secret.is_empty() {
+                return Err(invalid(&format!("initra.env.{var}"), "empty secret name".into()));
+            }
+        }
+        Ok(Self {
+            source: source.to_owned(),
+            kms_server,
+            kms_keys: raw.kms_keys,
+            ra_config: raw.ra_config,
+            initra,
+        })
+    }
+
+    /// Every secret name to fetch in the one session: `image_key` for an encrypted image, the `kms_keys`
+    /// entries and the `env` sources, without duplicates, in a stable order.
+    pub fn secret_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut push = |n: &str| {
+            if !names.iter().any(|x: &String| x == n) {
+                names.push(n.to_owned());
+            }
+        };
+        if matches!(&self.initra.image, Some(i) if i.kind == ImageKind::Encrypted) {
+            push(IMAGE_KEY_SECRET);
+        }
+        for k in &self.kms_keys {
+            push(&k.key);
+        }
+        for s in self.initra.env.values() {
+            push(s);
+        }
+        names
+    }
+}
+
+impl InitraSection {
+    fn resolve_relative(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        self.sim_dir.iter_mut().for_each(fix);
+        self.trust_roots.iter_mut().for_each(fix);
+        self.simulated_root.iter_mut().for_each(fix);
+        self.collateral.iter_mut().for_each(fix);
+        self.server_ca.iter_mut().for_each(fix);
+        if let Some(image) = &mut self.image {
+            fix(&mut image.path);
+        }
+    }
+}
+
+/// Target paths must be absolute and free of `..` so placement cannot be steered elsewhere.
+fn check_absolute(p: &Path) -> Result<(), String> {
+    if !p.is_absolute() {
+        return Err(format!("expected an absolute path, got {}", p.display()));
+    }
+    if p.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err(format!("path {} contains `..`", p.display()));
+    }
+    if p.parent().is_none() || p == Path::new("/") {
+        return Err("the root directory cannot be a target".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OCCLUM_TEMPLATE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/testdata/occlum-config/init_ra_conf.grpc_ratls.template.json"
+    ));
+
+    #[test]
+    fn reads_occlum_template_as_is() {
+        let c = InitConfig::from_str(Path::new("/cfg/init_ra_conf.json"), OCCLUM_TEMPLATE, None).unwrap();
+        assert_eq!(c.kms_server, "localhost:50051");
+        assert_eq!(
+            c.kms_keys,
+            vec![KmsKey { key: "demo_key".into(), path: "/etc/demo_key".into() }]
+        );
+        assert_eq!(c.ra_config["verify_mr_enclave"], "off");
+        assert!(c.initra.image.is_none());
+        assert_eq!(c.secret_names(), vec!["demo_key".to_owned()]);
+    }
+
+    #[test]
+    fn env_overrides_server() {
+        let c = InitConfig::from_str(
+            Path::new("x.json"),
+            OCCLUM_TEMPLATE,
+            Some("10.0.0.1:7000".into()),
+        )
+        .unwrap();
+        assert_eq!(c.kms_server, "10.0.0.1:7000");
+    }
+
+    #[test]
+    fn encrypted_image_adds_image_key_first_and_resolves_paths() {
+        let text = r#"{"kms_server":"h:1","kms_keys":[{"key":"a","path":"/etc/a"},{"key":"image_key","path":"/etc/k"}],
+            "ra_config":{},"initra":{"image":{"path":"img.bin","type":"encrypted","mount":"/srv/app"},
+            "env":{"TOKEN":"tok"}}}"#;
+        let c = InitConfig::from_str(Path::new("/conf/dir/init.json"), text, None).unwrap();
+        assert_eq!(c.secret_names(), vec!["image_key", "a", "tok"]);
+        assert_eq!(c.initra.image.unwrap().path, PathBuf::from("/conf/dir/img.bin"));
+    }
+
+    #[test]
+    fn rejects_relative_target_and_names_field() {
+        let text = r#"{"kms_server":"h:1","kms_keys":[{"key":"a","path":"etc/a"}],"ra_config":{}}"#;
+        let err = InitConfig::from_str(Path::new("c.json"), text, None).unwrap_err().to_string();
+        assert!(err.contains("kms_keys[0].path"), "{err}");
+        assert!(err.contains("absolute"), "{err}");
+    }
+
+    #[test]
+    fn rejects_dotdot_duplicate_and_unknown_fields() {
+        let dotdot = r#"{"kms_server":"h:1","kms_keys":[{"key":"a","path":"/etc/../x"}],"ra_config":{}}"#;
+        assert!(InitConfig::from_str(Path::new("c"), dotdot, None).unwrap_err().to_string().contains(".."));
+        let dup = r#"{"kms_server":"h:1","kms_keys":[{"key":"a","path":"/x"},{"key":"b","path":"/x"}],"ra_config":{}}"#;
+        assert!(InitConfig::from_str(Path::new("c"), dup, None).unwrap_err().to_string().contains("two entries"));
+        let unknown = r#"{"kms_server":"h:1","ra_config":{},"initra":{"imgae":{}}}"#;
+        let err = InitConfig::from_str(Path::new("c"), unknown, None).unwrap_err().to_string();
+        assert!(err.contains("imgae"), "{err}");
+    }
+
+    #[test]
+    fn integrity_only_needs_root_hash() {
+        let text = r#"{"kms_server":"h:1","ra_config":{},"initra":{"image":{"path":"i","type":"integrity-only","mount":"/srv/a"}}}"#;
+        let err = InitConfig::from_str(Path::new("c"), text, None).unwrap_err().to_string();
+        assert!(err.contains("initra.image.root_hash"), "{err}");
+    }
+
+    #[test]
+    fn server_without_port_is_rejected() {
+        let text = r#"{"kms_server":"localhost","ra_config":{}}"#;
+        let err = InitConfig::from_str(Path::new("c"), text, None).unwrap_err().to_string();
+        assert!(err.contains("host:port"), "{err}");
+    }
+}
