@@ -12,6 +12,12 @@ use crate::header::Mode;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// Bytes follow the final chunk (found when that chunk is full-sized, §3.5).
+    #[error("bytes appended after the final chunk {after_chunk}")]
+    AppendedData {
+        /// Index of the real final chunk.
+        after_chunk: u64,
+    },
     /// An entry's parent is missing, or is not a real directory created by an earlier entry (§6).
     #[error("archive entry {path:?}: parent {parent:?} {problem}")]
     BadParent {

@@ -1,4 +1,29 @@
-//! Quote verification against collateral and the fail-closed initra policy
+//! Quote verification against collateral and the fail-closed initra policy.
+//!
+//! [`Verifier::verify`] parses a quote, picks the trust root its PCK chain ends in, verifies it
+//! cryptographically with `dcap-qvl` against collateral, then applies the [`Policy`]
+//! (TCB status → debug → identity, `docs/policy.md`) and returns a [`Verdict`]. `Err` means the
+//! evidence or collateral is invalid; a policy rejection is `Ok(Verdict)` with
+//! [`Decision::Rejected`] naming field, expected and actual value.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod claims;
+mod collateral;
+mod error;
+pub mod policy;
+mod roots;
+mod verdict;
+mod verifier;
+
+pub use claims::{Claims, SgxClaims, TdxClaims};
+pub use collateral::{Collateral, CollateralSource, StaticCollateral};
+pub use error::Error;
+pub use policy::{AccessDenied, Identities, IdentityRule, Policy, SgxIdentity, TcbStatus, TdxIdentity};
+pub use roots::{RootKind, TrustRoot, TrustRoots};
+pub use verdict::{Decision, RejectionKind, Verdict};
+pub use verifier::Verifier;
+
+pub use initra_evidence::quote::Tee;

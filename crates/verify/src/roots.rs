@@ -1,0 +1,196 @@
+//! Trust roots: which root CA a quote's PCK chain must end in.
+
+use std::path::Path;
+
+use initra_evidence::Quote;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::Error;
+
+/// Intel SGX Root CA (DER), the root of every production SGX / TDX PCK chain. Same bytes as
+/// dcap-qvl's `TrustedRootCA.der`.
+pub const INTEL_SGX_ROOT_CA_DER: &[u8] = include_bytes!("intel_sgx_root_ca.der");
+
+/// What a trust root stands for; quotes verified under a `Simulated` root are marked simulated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RootKind {
+    /// An operator-supplied root (e.g. a test CA shaped like Intel's).
+    Custom,
+    /// Intel's production SGX root.
+    Intel,
+    /// The simulated platform's root (`initra sim init`): evidence is not hardware-backed.
+    Simulated,
+}
+
+/// One configured root certificate.
+#[derive(Clone, Debug)]
+pub struct TrustRoot {
+    kind: RootKind,
+    der: Vec<u8>,
+    subject: String,
+    subject_raw: Vec<u8>,
+    spki: Vec<u8>,
+}
+
+impl TrustRoot {
+    /// Parses a root certificate (DER).
+    pub fn new(der: Vec<u8>, kind: RootKind) -> Result<Self, Error> {
+        let (_, cert) = X509Certificate::from_der(&der).map_err(|e| Error::TrustRoot {
+            reason: format!("not a DER X.509 certificate: {e}"),
+        })?;
+        let subject = cert.subject().to_string();
+        let subject_raw = cert.subject().as_raw().to_vec();
+        let spki = cert.public_key().raw.to_vec();
+        Ok(Self {
+            kind,
+            der,
+            subject,
+            subject_raw,
+            spki,
+        })
+    }
+
+    /// The root's kind.
+    pub fn kind(&self) -> RootKind {
+        self.kind
+    }
+
+    /// The certificate (DER).
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The subject DN.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+}
+
+/// The set of roots a verifier trusts.
+#[derive(Clone, Debug)]
+pub struct TrustRoots {
+    roots: Vec<TrustRoot>,
+}
+
+impl Default for TrustRoots {
+    /// Intel's production root only.
+    fn default() -> Self {
+        Self::intel()
+    }
+}
+
+impl TrustRoots {
+    /// Intel's production root only.
+    pub fn intel() -> Self {
+        let roots = TrustRoot::new(INTEL_SGX_ROOT_CA_DER.to_vec(), RootKind::Intel)
+            .map(|r| vec![r])
+            .unwrap_or_default();
+        Self { roots }
+    }
+
+    /// No root at all (add some with [`TrustRoots::with_root`]).
+    pub fn empty() -> Self {
+        Self { roots: Vec::new() }
+    }
+
+    /// Adds a root (DER).
+    pub fn with_root(mut self, der: Vec<u8>, kind: RootKind) -> Result<Self, Error> {
+        self.roots.push(TrustRoot::new(der, kind)?);
+        Ok(self)
+    }
+
+    /// Adds the root certificate in `path`, DER or PEM.
+    pub fn with_root_file(self, path: &Path, kind: RootKind) -> Result<Self, Error> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let der = cert_der_from_der_or_pem(&bytes).map_err(|reason| Error::TrustRoot {
+            reason: format!("{}: {reason}", path.display()),
+        })?;
+        self.with_root(der, kind)
+    }
+
+    /// The configured roots.
+    pub fn roots(&self) -> &[TrustRoot] {
+        &self.roots
+    }
+
+    /// The root the quote's PCK chain ends in: the last certificate of the chain is that root,
+    /// or is issued by it. Fails naming the issuer when no configured root fits.
+    pub fn root_for(&self, quote: &Quote) -> Result<&TrustRoot, Error> {
+        let pem = quote.pck_chain_pem().ok_or(Error::NoPckChain {
+            cert_type: quote.certification_data().cert_type,
+        })?;
+        let chain = pem_chain_der(pem)?;
+        let last_der = chain.last().ok_or_else(|| Error::PckChain {
+            reason: "no certificate in the PCK chain".into(),
+        })?;
+        let (_, last) = X509Certificate::from_der(last_der).map_err(|e| Error::PckChain {
+            reason: format!("last certificate: {e}"),
+        })?;
+        let subject = last.subject().as_raw();
+        let issuer = last.issuer().as_raw();
+        let spki = last.public_key().raw;
+        self.roots
+            .iter()
+            .find(|r| {
+                r.der == *last_der
+                    || (r.subject_raw == subject && r.spki == spki)
+                    || (r.subject_raw == issuer && subject != issuer)
+            })
+            .ok_or_else(|| Error::UntrustedRoot {
+                issuer: last.issuer().to_string(),
+                configured: self.describe(),
+            })
+    }
+
+    fn describe(&self) -> String {
+        if self.roots.is_empty() {
+            return "none".into();
+        }
+        self.roots
+            .iter()
+            .map(|r| format!("{} ({:?})", r.subject, r.kind).to_lowercase())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Every certificate (DER) of a PEM chain, in order.
+pub(crate) fn pem_chain_der(pem: &str) -> Result<Vec<Vec<u8>>, Error> {
+    let mut out = Vec::new();
+    for item in x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes()) {
+        let item = item.map_err(|e| Error::PckChain {
+            reason: format!("PEM: {e}"),
+        })?;
+        out.push(item.contents);
+    }
+    Ok(out)
+}
+
+/// A certificate given as DER or PEM.
+pub(crate) fn cert_der_from_der_or_pem(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    if bytes.starts_with(b"-----") || bytes.iter().take(64).all(|b| b.is_ascii()) {
+        let mut pems = x509_parser::pem::Pem::iter_from_buffer(bytes);
+        match pems.next() {
+            Some(Ok(p)) => return Ok(p.contents),
+            Some(Err(e)) => return Err(format!("PEM: {e}")),
+            None => return Err("no PEM certificate found".into()),
+        }
+    }
+    Ok(bytes.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intel_root_parses() {
+        let roots = TrustRoots::intel();
+        assert_eq!(roots.roots().len(), 1);
+        assert!(roots.roots()[0].subject().contains("Intel SGX Root CA"));
+    }
+}
