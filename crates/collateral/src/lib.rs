@@ -1,4 +1,40 @@
-//! Collateral for quote verification: PCCS / Intel PCS client, cache, offline bundles, freshness policy.
+//! Collateral for quote verification: PCCS / Intel PCS client, cache, offline bundles,
+//! freshness policy (`docs/collateral.md`).
+//!
+//! Everything plugs into [`initra_verify::CollateralSource`]:
+//! - [`CachedSource`]: in-memory + persisted cache in front of a [`PccsClient`], refreshed before
+//!   the earliest `nextUpdate`, one fetch for many concurrent callers, cached copy on PCCS outage;
+//! - [`BundleSource`]: offline bundles written by `initra collateral fetch`;
+//! - [`SourceChain`]: sources in a configured order; [`CollateralSettings::build`] assembles one;
+//! - [`FreshnessChecked`]: applies a [`FreshnessPolicy`] (max age, explicit grace) at the
+//!   verification time.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod bundle;
+pub mod cache;
+pub mod config;
+pub mod crl;
+mod entry;
+mod error;
+pub mod freshness;
+pub mod http;
+pub mod key;
+pub mod pccs;
+pub mod qcnl;
+pub mod source;
+pub mod validity;
+
+pub use bundle::{Bundle, BundleSummary, BUNDLE_VERSION};
+pub use cache::CollateralCache;
+pub use config::{CollateralSettings, SourceKind};
+pub use entry::{CollateralEntry, ReadyEntry};
+pub use error::Error;
+pub use freshness::{FreshnessChecked, FreshnessError, FreshnessPolicy};
+pub use http::{HttpLimits, TlsTrust};
+pub use key::{CollateralKey, Fmspc, PckCa};
+pub use pccs::{PccsClient, PccsConfig};
+pub use qcnl::{resolve_pccs, ResolvedPccs, UrlOrigin};
+pub use source::{BundleSource, CachedSource, PccsSource, SourceChain};

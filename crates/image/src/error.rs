@@ -60,12 +60,6 @@ pub enum Error {
         /// The destination.
         path: PathBuf,
     },
-    /// DEST exists and is not a directory, or has no usable name.
-    #[error("{path}: destination is not a directory")]
-    DestNotDirectory {
-        /// The destination.
-        path: PathBuf,
-    },
     /// The same path appears twice in the archive (§6).
     #[error("archive entry {path:?}: duplicate entry (the path already exists)")]
     DuplicateEntry {
@@ -152,6 +146,12 @@ pub enum Error {
         mode: Mode,
         /// What to supply instead.
         hint: &'static str,
+    },
+    /// A path that must be a directory (SRC_DIR, DEST) is something else, or has no usable name.
+    #[error("{path}: not a directory")]
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
     },
     /// The file does not start with the image magic.
     #[error("{path}: not an initra image (magic: expected \"INITRAIM\", got {actual})")]

@@ -26,7 +26,7 @@ pub(crate) fn parent_dir(path: &Path) -> &Path {
 
 /// `DIR/.NAME{tag}-XXXXXXXXXXXXXXXX` next to `path`: same filesystem, so a rename is atomic.
 pub(crate) fn sibling_temp(path: &Path, tag: &str) -> Result<PathBuf> {
-    let name = path.file_name().ok_or_else(|| Error::DestNotDirectory {
+    let name = path.file_name().ok_or_else(|| Error::NotADirectory {
         path: path.to_path_buf(),
     })?;
     let mut temp = OsString::from(".");

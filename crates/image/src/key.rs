@@ -91,7 +91,7 @@ impl ImageKey {
     pub fn parse(text: &str) -> Result<ImageKey> {
         let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
         // At most 32 bytes; the decoded bytes live in a zeroized buffer from the start.
-        let mut out = Zeroizing::new([0u8; 33]);
+        let mut out = Zeroizing::new([0u8; 32]);
         let mut count = 0usize;
         let mut high: u8 = 0;
         let mut len = 0usize;
@@ -118,10 +118,10 @@ impl ImageKey {
                     if phase == 0 {
                         high = nibble;
                     } else {
-                        let slot = out.get_mut(count).ok_or(Error::KeyLength {
-                            actual: count + 1,
-                        })?;
-                        *slot = (high << 4) | nibble;
+                        // Bytes past 32 are counted for the error message, not stored.
+                        if let Some(slot) = out.get_mut(count) {
+                            *slot = (high << 4) | nibble;
+                        }
                         count += 1;
                     }
                 }
@@ -325,7 +325,7 @@ mod tests {
         let long = vec!["ab"; 40].join("-");
         assert!(matches!(
             ImageKey::parse(&long).unwrap_err(),
-            Error::KeyLength { actual: 33 }
+            Error::KeyLength { actual: 40 }
         ));
     }
 

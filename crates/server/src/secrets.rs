@@ -69,21 +69,21 @@ impl SecretStore {
 
     /// Parses the JSON text of a `secret_config.json`. The error names the offending key.
     pub fn from_occlum_json(text: &[u8]) -> Result<Self, String> {
-        let map: Zeroizing<BTreeMap<String, serde_json::Value>> = Zeroizing::new(
-            serde_json::from_slice(text).map_err(|e| format!("expected a JSON object name -> base64 string: {e}"))?,
-        );
+        let map: BTreeMap<String, serde_json::Value> = serde_json::from_slice(text)
+            .map_err(|e| format!("expected a JSON object name -> base64 string: {e}"))?;
         let mut secrets = BTreeMap::new();
-        for (name, value) in map.iter() {
-            let serde_json::Value::String(b64) = value else {
-                return Err(format!("secret {name:?}: expected a base64 string, got {}", json_kind(value)));
+        // Each string is moved (not copied) into zeroizing memory.
+        for (name, value) in map {
+            let b64 = match value {
+                serde_json::Value::String(b64) => Zeroizing::new(b64),
+                other => {
+                    return Err(format!("secret {name:?}: expected a base64 string, got {}", json_kind(&other)))
+                }
             };
             let bytes = base64::engine::general_purpose::STANDARD
-                .decode(b64)
+                .decode(b64.as_bytes())
                 .map_err(|e| format!("secret {name:?}: invalid base64: {e}"))?;
-            secrets.insert(
-                name.clone(),
-                Secret { bytes: Zeroizing::new(bytes), base64: Zeroizing::new(b64.clone()) },
-            );
+            secrets.insert(name, Secret { bytes: Zeroizing::new(bytes), base64: b64 });
         }
         Ok(Self { secrets })
     }

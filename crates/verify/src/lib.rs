@@ -19,10 +19,10 @@ mod verdict;
 mod verifier;
 
 pub use claims::{Claims, SgxClaims, TdxClaims};
-pub use collateral::{Collateral, CollateralSource, StaticCollateral};
+pub use collateral::{quote_fmspc, Collateral, CollateralSource, StaticCollateral};
 pub use error::Error;
 pub use policy::{AccessDenied, Identities, IdentityRule, Policy, SgxIdentity, TcbStatus, TdxIdentity};
-pub use roots::{RootKind, TrustRoot, TrustRoots};
+pub use roots::{RootKind, TrustRoot, TrustRoots, INTEL_SGX_ROOT_CA_DER};
 pub use verdict::{Decision, RejectionKind, Verdict};
 pub use verifier::Verifier;
 

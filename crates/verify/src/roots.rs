@@ -112,6 +112,30 @@ impl TrustRoots {
         self.with_root(der, kind)
     }
 
+    /// Adds the root certificate in `path` (DER or PEM), as [`RootKind::Simulated`] when its
+    /// subject says `SIMULATED` (every certificate of `initra sim init` does), otherwise
+    /// [`RootKind::Custom`]. Marking a root simulated only ever adds caution.
+    pub fn with_root_file_auto(self, path: &Path) -> Result<Self, Error> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let der = cert_der_from_der_or_pem(&bytes).map_err(|reason| Error::TrustRoot {
+            reason: format!("{}: {reason}", path.display()),
+        })?;
+        let root = TrustRoot::new(der, RootKind::Custom).map_err(|e| Error::TrustRoot {
+            reason: format!("{}: {e}", path.display()),
+        })?;
+        let kind = if root.subject.contains("SIMULATED") {
+            RootKind::Simulated
+        } else {
+            RootKind::Custom
+        };
+        let mut this = self;
+        this.roots.push(TrustRoot { kind, ..root });
+        Ok(this)
+    }
+
     /// The configured roots.
     pub fn roots(&self) -> &[TrustRoot] {
         &self.roots

@@ -15,7 +15,6 @@ mod quote;
 use std::path::{Path, PathBuf};
 
 use initra_evidence::Measurement;
-use rcgen::KeyPair;
 use ring::rand::SecureRandom;
 use ring::signature::EcdsaKeyPair;
 use serde::{Deserialize, Serialize};

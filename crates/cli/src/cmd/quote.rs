@@ -1,11 +1,248 @@
-//! `initra quote`: inspect and verify quotes.
+//! `initra quote`: inspect and verify SGX / TDX quotes (JSON schema: docs/cli-json.md).
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use initra_evidence::input::decode_evidence;
+use initra_evidence::quote::{Quote, QuoteBody};
+use initra_verify::{Policy, StaticCollateral, TcbStatus, TrustRoots, Verifier};
+use serde_json::{json, Value};
+
+use crate::output::print_stdout;
 
 /// `initra quote ...`
 #[derive(clap::Subcommand)]
-pub(crate) enum QuoteCmd {}
+pub(crate) enum QuoteCmd {
+    /// Print every field of an SGX or TDX quote (binary, or hex with or without 0x).
+    Inspect(InspectArgs),
+    /// Verify a quote against collateral and decide with a policy.
+    ///
+    /// Exit status: 0 accepted, 1 rejected by policy, 2 invalid evidence / collateral or error.
+    Verify(VerifyArgs),
+}
+
+/// `initra quote inspect`
+#[derive(clap::Args)]
+pub(crate) struct InspectArgs {
+    /// The quote file.
+    file: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `initra quote verify`
+#[derive(clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// The quote file (binary, or hex with or without 0x).
+    file: PathBuf,
+    /// Collateral in dcap-qvl's JSON layout; repeat to load several (chosen by TEE type + FMSPC).
+    #[arg(long, required = true)]
+    collateral: Vec<PathBuf>,
+    /// Trust this root CA certificate (DER or PEM) instead of Intel's; repeatable. A root whose
+    /// subject says SIMULATED marks results `simulated`.
+    #[arg(long)]
+    root: Vec<PathBuf>,
+    /// Verify as of this time (RFC 3339, e.g. 2025-07-01T00:00:00Z) instead of now.
+    #[arg(long, value_name = "RFC3339")]
+    at: Option<String>,
+    /// Policy: an Occlum verify config (dynamic_config.json / init_ra_conf.json) or an initra
+    /// policy file (docs/policy.md). Without it, no identity is required (TCB + debug only).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Accepted TCB statuses (replaces the policy's), e.g. UpToDate,SWHardeningNeeded.
+    #[arg(long, value_delimiter = ',', value_name = "S,...")]
+    accept_status: Vec<String>,
+    /// Accept debug enclaves / TDs.
+    #[arg(long)]
+    allow_debug: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
 
 pub(crate) fn run(cmd: QuoteCmd) -> anyhow::Result<ExitCode> {
-    match cmd {}
+    match cmd {
+        QuoteCmd::Inspect(args) => inspect(&args),
+        QuoteCmd::Verify(args) => verify(&args),
+    }
+}
+
+fn read_quote(path: &Path) -> anyhow::Result<Quote> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let raw = decode_evidence(&bytes).with_context(|| format!("{}", path.display()))?;
+    Quote::parse(&raw).with_context(|| format!("{}: not a valid quote", path.display()))
+}
+
+fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
+    let quote = read_quote(&args.file)?;
+    let mut value = serde_json::to_value(&quote)?;
+    if let Value::Object(map) = &mut value {
+        map.insert("version".into(), json!(quote.version()));
+        map.insert("quote_len".into(), json!(quote.raw().len()));
+        map.insert("debug".into(), json!(quote.is_debug()));
+        map.insert(
+            "fmspc".into(),
+            json!(initra_verify::quote_fmspc(&quote).ok()),
+        );
+        map.insert("pck_chain_pem".into(), json!(quote.pck_chain_pem()));
+    }
+    if args.json {
+        print_stdout(&format!("{}\n", serde_json::to_string_pretty(&value)?))?;
+    } else {
+        print_stdout(&render_inspect(&quote, &value))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_inspect(quote: &Quote, value: &Value) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, k: &str, v: &Value| {
+        let v = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        out.push_str(&format!("{k:<24} {v}\n"));
+    };
+    line(&mut out, "tee", &json!(quote.tee()));
+    line(&mut out, "version", &json!(quote.version()));
+    if let Some(t) = quote.body_type() {
+        line(&mut out, "body_type", &json!(t));
+    }
+    line(&mut out, "quote_len", &json!(quote.raw().len()));
+    line(&mut out, "fmspc", &value["fmspc"]);
+    line(&mut out, "debug", &json!(quote.is_debug()));
+    let sections: [(&str, &Value); 3] = [
+        ("header", &value["header"]),
+        (
+            match quote.body() {
+                QuoteBody::Sgx(_) => "enclave_report",
+                QuoteBody::Tdx(_) => "td_report",
+            },
+            &value["body"],
+        ),
+        ("qe_report", &value["qe_report"]),
+    ];
+    for (name, section) in sections {
+        out.push_str(&format!("[{name}]\n"));
+        if let Value::Object(map) = section {
+            for (k, v) in map {
+                line(&mut out, k, v);
+            }
+        }
+    }
+    line(
+        &mut out,
+        "certification_data_type",
+        &value["certification_data_type"],
+    );
+    out
+}
+
+/// Why verification could not even reach a policy decision (exit 2).
+struct Invalid(anyhow::Error);
+
+fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    match verify_inner(args) {
+        Ok((verdict_json, accepted)) => {
+            if args.json {
+                print_stdout(&format!("{verdict_json}\n"))?;
+            } else {
+                print_stdout(&render_verdict(&verdict_json))?;
+            }
+            Ok(if accepted {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Err(Invalid(err)) if args.json => {
+            let value = json!({ "verdict": "invalid", "reason": format!("{err:#}") });
+            print_stdout(&format!("{value}\n"))?;
+            crate::output::print_error(&err);
+            Ok(ExitCode::from(2))
+        }
+        Err(Invalid(err)) => Err(err),
+    }
+}
+
+fn verify_inner(args: &VerifyArgs) -> Result<(Value, bool), Invalid> {
+    let invalid = |e: anyhow::Error| Invalid(e);
+    let now = match &args.at {
+        None => SystemTime::now(),
+        Some(at) => parse_time(at).map_err(invalid)?,
+    };
+    let policy = build_policy(args).map_err(invalid)?;
+    let roots = if args.root.is_empty() {
+        TrustRoots::intel()
+    } else {
+        let mut roots = TrustRoots::empty();
+        for path in &args.root {
+            roots = roots.with_root_file_auto(path).map_err(|e| invalid(e.into()))?;
+        }
+        roots
+    };
+    let collateral =
+        StaticCollateral::from_files(&args.collateral).map_err(|e| invalid(e.into()))?;
+    let quote = read_quote(&args.file).map_err(invalid)?;
+    let verifier = Verifier::new(roots, Arc::new(collateral), Arc::new(policy));
+    let verdict = verifier
+        .verify_quote(&quote, now)
+        .with_context(|| format!("{}", args.file.display()))
+        .map_err(invalid)?;
+    Ok((verdict.to_json(), verdict.is_accepted()))
+}
+
+fn build_policy(args: &VerifyArgs) -> anyhow::Result<Policy> {
+    let mut policy = match &args.policy {
+        Some(path) => Policy::from_any_file(path)?,
+        None => Policy::default(),
+    };
+    if !args.accept_status.is_empty() {
+        let statuses = args
+            .accept_status
+            .iter()
+            .map(|s| s.trim().parse::<TcbStatus>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("--accept-status: {e}"))?;
+        if statuses.contains(&TcbStatus::Revoked) {
+            anyhow::bail!("--accept-status: Revoked is never accepted");
+        }
+        policy = policy.with_accepted_statuses(statuses);
+    }
+    if args.allow_debug {
+        policy = policy.with_allow_debug(true);
+    }
+    Ok(policy)
+}
+
+fn parse_time(at: &str) -> anyhow::Result<SystemTime> {
+    let t = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .with_context(|| format!("--at {at:?}: expected RFC 3339, e.g. 2025-07-01T00:00:00Z"))?;
+    let secs = u64::try_from(t.unix_timestamp())
+        .map_err(|_| anyhow::anyhow!("--at {at:?}: before 1970"))?;
+    Ok(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
+fn render_verdict(v: &Value) -> String {
+    let mut out = String::new();
+    if let Value::Object(map) = v {
+        for (k, val) in map {
+            let text = match val {
+                Value::String(s) => s.clone(),
+                Value::Null => "-".into(),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                other => other.to_string(),
+            };
+            out.push_str(&format!("{k:<16} {text}\n"));
+        }
+    }
+    out
 }

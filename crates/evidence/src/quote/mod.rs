@@ -26,7 +26,9 @@ pub const BODY_TYPE_TD15: u16 = 3;
 pub const MAX_SIG_DATA_LEN: usize = 128 * 1024;
 
 /// The TEE that produced a quote.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Tee {
     /// Intel SGX.

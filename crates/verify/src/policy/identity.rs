@@ -1,0 +1,228 @@
+//! Identity rules: which enclaves / TDs a policy accepts, and why one does not match.
+
+use core::fmt;
+
+use initra_evidence::{Measurement, Measurement48, TdAttributes, Tee, Xfam};
+use serde::Serialize;
+
+use crate::claims::{Claims, SgxClaims, TdxClaims};
+
+/// An SGX identity; `None` fields are not checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SgxIdentity {
+    /// Required MRENCLAVE.
+    pub mr_enclave: Option<Measurement>,
+    /// Required MRSIGNER.
+    pub mr_signer: Option<Measurement>,
+    /// Required ISV product id.
+    pub isv_prod_id: Option<u16>,
+    /// Minimum ISV SVN (actual >= this).
+    pub min_isv_svn: Option<u16>,
+    /// Required CONFIGSVN.
+    pub config_svn: Option<u16>,
+    /// Occlum's `debuggable` (when `verify_enclave_debuggable` is on): `false` requires a production
+    /// enclave; `true` lets this entry accept a debug enclave.
+    pub debuggable: Option<bool>,
+}
+
+/// A TDX identity; `None` fields are not checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TdxIdentity {
+    /// Required MRTD.
+    pub mr_td: Option<Measurement48>,
+    /// Required RTMR0.
+    pub rtmr0: Option<Measurement48>,
+    /// Required RTMR1.
+    pub rtmr1: Option<Measurement48>,
+    /// Required RTMR2.
+    pub rtmr2: Option<Measurement48>,
+    /// Required RTMR3.
+    pub rtmr3: Option<Measurement48>,
+    /// Required MRCONFIGID.
+    pub mr_config_id: Option<Measurement48>,
+    /// Required MROWNER.
+    pub mr_owner: Option<Measurement48>,
+    /// Required MROWNERCONFIG.
+    pub mr_owner_config: Option<Measurement48>,
+    /// Required TD attributes (exact).
+    pub td_attributes: Option<TdAttributes>,
+    /// Required XFAM (exact).
+    pub xfam: Option<Xfam>,
+    /// Required MRSERVICETD (a TD 1.0 quote, without the field, does not match).
+    pub mr_servicetd: Option<Measurement48>,
+}
+
+/// One accepted identity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "tee", rename_all = "lowercase")]
+pub enum IdentityRule {
+    /// An SGX enclave.
+    Sgx(SgxIdentity),
+    /// A TDX TD.
+    Tdx(TdxIdentity),
+}
+
+/// One field that did not match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Mismatch {
+    /// Equality required.
+    Differs {
+        field: &'static str,
+        expected: String,
+        actual: String,
+    },
+    /// Minimum required.
+    Below {
+        field: &'static str,
+        actual: u64,
+        required: u64,
+    },
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mismatch::Differs {
+                field,
+                expected,
+                actual,
+            } => write!(f, "{field} expected {expected} got {actual}"),
+            Mismatch::Below {
+                field,
+                actual,
+                required,
+            } => write!(f, "{field} {actual} < required {required}"),
+        }
+    }
+}
+
+fn eq<T: PartialEq + fmt::Display>(
+    out: &mut Vec<Mismatch>,
+    field: &'static str,
+    want: Option<&T>,
+    got: &T,
+) {
+    if let Some(want) = want {
+        if want != got {
+            out.push(Mismatch::Differs {
+                field,
+                expected: want.to_string(),
+                actual: got.to_string(),
+            });
+        }
+    }
+}
+
+impl IdentityRule {
+    /// The TEE this rule is for.
+    pub fn tee(&self) -> Tee {
+        match self {
+            IdentityRule::Sgx(_) => Tee::Sgx,
+            IdentityRule::Tdx(_) => Tee::Tdx,
+        }
+    }
+
+    /// Whether this rule explicitly accepts a debug enclave (Occlum `debuggable: true`).
+    pub(crate) fn permits_debug(&self) -> bool {
+        matches!(self, IdentityRule::Sgx(SgxIdentity { debuggable: Some(true), .. }))
+    }
+
+    /// Every field of `claims` that does not satisfy this rule (empty = match).
+    pub(crate) fn mismatches(&self, claims: &Claims) -> Vec<Mismatch> {
+        let mut out = Vec::new();
+        match (self, claims) {
+            (IdentityRule::Sgx(rule), Claims::Sgx(c)) => sgx_mismatches(rule, c, &mut out),
+            (IdentityRule::Tdx(rule), Claims::Tdx(c)) => tdx_mismatches(rule, c, &mut out),
+            _ => out.push(Mismatch::Differs {
+                field: "tee",
+                expected: self.tee().to_string(),
+                actual: claims.tee().to_string(),
+            }),
+        }
+        out
+    }
+
+    /// Whether `claims` satisfy this rule.
+    pub fn matches(&self, claims: &Claims) -> bool {
+        self.mismatches(claims).is_empty()
+    }
+}
+
+fn sgx_mismatches(rule: &SgxIdentity, c: &SgxClaims, out: &mut Vec<Mismatch>) {
+    eq(out, "mr_enclave", rule.mr_enclave.as_ref(), &c.mr_enclave);
+    eq(out, "mr_signer", rule.mr_signer.as_ref(), &c.mr_signer);
+    eq(out, "isv_prod_id", rule.isv_prod_id.as_ref(), &c.isv_prod_id);
+    if let Some(min) = rule.min_isv_svn {
+        if c.isv_svn < min {
+            out.push(Mismatch::Below {
+                field: "isv_svn",
+                actual: u64::from(c.isv_svn),
+                required: u64::from(min),
+            });
+        }
+    }
+    eq(out, "config_svn", rule.config_svn.as_ref(), &c.config_svn);
+    // `debuggable: true` permits debug without requiring it; `false` requires production.
+    if rule.debuggable == Some(false) && c.debug {
+        out.push(Mismatch::Differs {
+            field: "debuggable",
+            expected: "false".into(),
+            actual: "true".into(),
+        });
+    }
+}
+
+fn tdx_mismatches(rule: &TdxIdentity, c: &TdxClaims, out: &mut Vec<Mismatch>) {
+    eq(out, "mr_td", rule.mr_td.as_ref(), &c.mr_td);
+    eq(out, "rtmr0", rule.rtmr0.as_ref(), &c.rtmr0);
+    eq(out, "rtmr1", rule.rtmr1.as_ref(), &c.rtmr1);
+    eq(out, "rtmr2", rule.rtmr2.as_ref(), &c.rtmr2);
+    eq(out, "rtmr3", rule.rtmr3.as_ref(), &c.rtmr3);
+    eq(out, "mr_config_id", rule.mr_config_id.as_ref(), &c.mr_config_id);
+    eq(out, "mr_owner", rule.mr_owner.as_ref(), &c.mr_owner);
+    eq(out, "mr_owner_config", rule.mr_owner_config.as_ref(), &c.mr_owner_config);
+    eq(out, "td_attributes", rule.td_attributes.as_ref(), &c.td_attributes);
+    eq(out, "xfam", rule.xfam.as_ref(), &c.xfam);
+    if let Some(want) = &rule.mr_servicetd {
+        match &c.mr_servicetd {
+            Some(got) => eq(out, "mr_servicetd", Some(want), got),
+            None => out.push(Mismatch::Differs {
+                field: "mr_servicetd",
+                expected: want.to_string(),
+                actual: "absent (TD 1.0 quote)".into(),
+            }),
+        }
+    }
+}
+
+/// Finds a rule that matches; otherwise describes the closest one (fewest mismatches):
+/// `sgx_mrs[0]: mr_enclave expected .. got ..; isv_svn 0 < required 88`.
+pub(crate) fn match_rules<'r>(
+    rules: &'r [IdentityRule],
+    claims: &Claims,
+    label: &str,
+) -> Result<&'r IdentityRule, String> {
+    // An entry for the other TEE is the least close of all.
+    let mut best: Option<(usize, usize, Vec<Mismatch>)> = None;
+    for (i, rule) in rules.iter().enumerate() {
+        let m = rule.mismatches(claims);
+        if m.is_empty() {
+            return Ok(rule);
+        }
+        let score = if rule.tee() == claims.tee() {
+            m.len()
+        } else {
+            usize::MAX
+        };
+        if best.as_ref().is_none_or(|(_, b, _)| score < *b) {
+            best = Some((i, score, m));
+        }
+    }
+    match best {
+        Some((i, _, m)) => Err(format!(
+            "{label}[{i}]: {}",
+            m.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        )),
+        None => Err(format!("{label}: no identity configured")),
+    }
+}

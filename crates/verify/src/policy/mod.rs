@@ -1,0 +1,279 @@
+//! The fail-closed policy evaluated after cryptographic verification (`docs/policy.md`).
+//!
+//! Order: collateral age → TCB status → debug → identity. Anything not explicitly allowed is a
+//! rejection whose reason names the field, the expected and the actual value.
+
+mod fields;
+mod identity;
+mod occlum;
+mod parse;
+mod tcb;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+pub use identity::{IdentityRule, SgxIdentity, TdxIdentity};
+pub use tcb::TcbStatus;
+
+use crate::claims::Claims;
+use crate::verdict::{Decision, RejectionKind};
+use crate::Error;
+
+/// Which identities a policy accepts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Identities {
+    /// Any identity (explicit `"identities": "any"`, or no `--policy` on the command line).
+    Any,
+    /// One of these; the label (`identities`, `sgx_mrs`) prefixes mismatch reports.
+    OneOf {
+        /// Where the rules came from, for messages.
+        label: String,
+        /// The rules (at least one).
+        rules: Vec<IdentityRule>,
+    },
+}
+
+/// A fail-closed verification policy. Parse it once and share it (`Arc<Policy>`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    accept_tcb_status: Vec<TcbStatus>,
+    allowed_advisories: Option<BTreeSet<String>>,
+    allow_debug: bool,
+    identities: Identities,
+    secrets: BTreeMap<String, Vec<IdentityRule>>,
+    max_collateral_age: Option<Duration>,
+}
+
+/// A secret request refused by per-secret access control.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("secret {secret:?}: access denied: {reason}")]
+pub struct AccessDenied {
+    /// The secret's name.
+    pub secret: String,
+    /// Why (the closest rule's mismatches, or "no rule").
+    pub reason: String,
+}
+
+impl Default for Policy {
+    /// UpToDate only, no debug, no identity constraint, no secret rules.
+    fn default() -> Self {
+        Self {
+            accept_tcb_status: vec![TcbStatus::UpToDate],
+            allowed_advisories: None,
+            allow_debug: false,
+            identities: Identities::Any,
+            secrets: BTreeMap::new(),
+            max_collateral_age: None,
+        }
+    }
+}
+
+impl Policy {
+    /// Reads initra's policy file (JSON, `docs/policy.md`).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let (text, origin) = read(path.as_ref())?;
+        parse::initra_policy(&text).map_err(|reason| Error::Policy { origin, reason })
+    }
+
+    /// Reads Occlum's verify config (`dynamic_config.json`, or `init_ra_conf.json` with its
+    /// `ra_config`).
+    pub fn from_occlum_config_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let (text, origin) = read(path.as_ref())?;
+        occlum::occlum_policy(&text).map_err(|reason| Error::Policy { origin, reason })
+    }
+
+    /// Reads either format, detected by its keys (`verify_*` / `sgx_mrs` / `ra_config` = Occlum).
+    pub fn from_any_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let (text, origin) = read(path.as_ref())?;
+        Self::from_bytes(text.as_bytes(), &origin)
+    }
+
+    /// Parses either format from bytes; `origin` names the source in errors.
+    pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Self, Error> {
+        let err = |reason: String| Error::Policy {
+            origin: origin.to_owned(),
+            reason,
+        };
+        let text = core::str::from_utf8(bytes).map_err(|e| err(format!("not UTF-8: {e}")))?;
+        if occlum::looks_like_occlum(text) {
+            occlum::occlum_policy(text).map_err(err)
+        } else {
+            parse::initra_policy(text).map_err(err)
+        }
+    }
+
+    /// This policy with the identities of `other` (e.g. an Occlum verify config combined with
+    /// an initra policy file that holds TCB and secret rules).
+    pub fn with_identities_from(mut self, other: &Policy) -> Self {
+        self.identities = other.identities.clone();
+        self
+    }
+
+    /// This policy accepting these TCB statuses (Revoked is ignored: never accepted).
+    pub fn with_accepted_statuses(mut self, statuses: Vec<TcbStatus>) -> Self {
+        self.accept_tcb_status = statuses
+            .into_iter()
+            .filter(|s| !matches!(s, TcbStatus::Revoked | TcbStatus::Unknown(_)))
+            .collect();
+        self
+    }
+
+    /// This policy with debug enclaves / TDs allowed or not.
+    pub fn with_allow_debug(mut self, allow: bool) -> Self {
+        self.allow_debug = allow;
+        self
+    }
+
+    /// Accepted TCB statuses.
+    pub fn accepted_statuses(&self) -> &[TcbStatus] {
+        &self.accept_tcb_status
+    }
+
+    /// The advisory allow-list, if any.
+    pub fn allowed_advisories(&self) -> Option<&BTreeSet<String>> {
+        self.allowed_advisories.as_ref()
+    }
+
+    /// Whether debug enclaves / TDs are allowed.
+    pub fn allow_debug(&self) -> bool {
+        self.allow_debug
+    }
+
+    /// The accepted identities.
+    pub fn identities(&self) -> &Identities {
+        &self.identities
+    }
+
+    /// Maximum collateral age (TCB info issueDate to now), if set.
+    pub fn max_collateral_age(&self) -> Option<Duration> {
+        self.max_collateral_age
+    }
+
+    /// Whether any per-secret rule exists (then access is deny-by-default).
+    pub fn has_secret_rules(&self) -> bool {
+        !self.secrets.is_empty()
+    }
+
+    /// Decides on a cryptographically verified quote: TCB status → debug → identity.
+    pub fn evaluate(&self, status: &TcbStatus, advisory_ids: &[String], claims: &Claims) -> Decision {
+        if let Some(d) = self.check_tcb(status, advisory_ids) {
+            return d;
+        }
+        if let Some(d) = self.check_debug(claims) {
+            return d;
+        }
+        if let Identities::OneOf { label, rules } = &self.identities {
+            if let Err(reason) = identity::match_rules(rules, claims, label) {
+                return Decision::rejected(RejectionKind::Identity, reason);
+            }
+        }
+        Decision::Accepted
+    }
+
+    /// Rejects collateral issued more than `max_collateral_age` before `now` (Unix seconds).
+    pub fn check_collateral_age(&self, issue_date: Option<i64>, now: i64) -> Option<Decision> {
+        let max = self.max_collateral_age?;
+        let reason = match issue_date {
+            None => "collateral age: tcb_info issueDate unreadable".to_owned(),
+            Some(issued) => {
+                let age = now.saturating_sub(issued);
+                if age <= i64::try_from(max.as_secs()).unwrap_or(i64::MAX) {
+                    return None;
+                }
+                format!(
+                    "collateral age {} exceeds max_collateral_age {}",
+                    humantime::format_duration(Duration::from_secs(age.unsigned_abs())),
+                    humantime::format_duration(max)
+                )
+            }
+        };
+        Some(Decision::rejected(RejectionKind::CollateralAge, reason))
+    }
+
+    fn check_tcb(&self, status: &TcbStatus, advisory_ids: &[String]) -> Option<Decision> {
+        let accepted = self
+            .accept_tcb_status
+            .iter()
+            .map(TcbStatus::as_str)
+            .collect::<Vec<_>>()
+            .join(",");
+        let never = matches!(status, TcbStatus::Revoked | TcbStatus::Unknown(_));
+        if never || !self.accept_tcb_status.contains(status) {
+            let mut reason = format!("tcb status {status} not in accepted [{accepted}]");
+            if !advisory_ids.is_empty() {
+                reason.push_str(&format!("; advisories {}", advisory_ids.join(",")));
+            }
+            return Some(Decision::rejected(RejectionKind::TcbStatus, reason));
+        }
+        if let Some(allowed) = &self.allowed_advisories {
+            let denied: Vec<&str> = advisory_ids
+                .iter()
+                .filter(|a| !allowed.contains(a.as_str()))
+                .map(String::as_str)
+                .collect();
+            if !denied.is_empty() {
+                let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+                return Some(Decision::rejected(
+                    RejectionKind::Advisory,
+                    format!(
+                        "advisories {} not in allowed_advisories [{}] (tcb status {status})",
+                        denied.join(","),
+                        allowed.join(",")
+                    ),
+                ));
+            }
+        }
+        None
+    }
+
+    fn check_debug(&self, claims: &Claims) -> Option<Decision> {
+        if !claims.debug() || self.allow_debug {
+            return None;
+        }
+        // Occlum: an entry with verify_enclave_debuggable on and debuggable true that matches
+        // in full accepts a debug enclave.
+        if let Identities::OneOf { rules, .. } = &self.identities {
+            if rules.iter().any(|r| r.permits_debug() && r.matches(claims)) {
+                return None;
+            }
+        }
+        let field = match claims {
+            Claims::Sgx(_) => "debug (attributes.flags bit 1)",
+            Claims::Tdx(_) => "debug (td_attributes bit 0)",
+        };
+        Some(Decision::rejected(
+            RejectionKind::Debug,
+            format!("{field} expected false got true; allow_debug is off"),
+        ))
+    }
+
+    /// Per-secret access control: allowed when no `secrets` rule exists at all; otherwise the
+    /// secret needs a rule and one of its identities must match (deny by default).
+    pub fn secret_access(&self, name: &str, claims: &Claims) -> Result<(), AccessDenied> {
+        if self.secrets.is_empty() {
+            return Ok(());
+        }
+        let rules = self.secrets.get(name).ok_or_else(|| AccessDenied {
+            secret: name.to_owned(),
+            reason: "no rule for this secret in the policy's `secrets` (deny by default)".into(),
+        })?;
+        identity::match_rules(rules, claims, &format!("secrets.{name}.allow"))
+            .map(|_| ())
+            .map_err(|reason| AccessDenied {
+                secret: name.to_owned(),
+                reason,
+            })
+    }
+}
+
+fn read(path: &Path) -> Result<(String, String), Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok((text, path.display().to_string()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,158 @@
+//! initra's policy file (`docs/policy.md` §2).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::fields::{kind, Fields};
+use super::{Identities, IdentityRule, Policy, SgxIdentity, TcbStatus, TdxIdentity};
+
+/// Parses the JSON text of an initra policy.
+pub(crate) fn initra_policy(text: &str) -> Result<Policy, String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let mut f = Fields::new(&value, "")?;
+    let accept_tcb_status = match f.array("accept_tcb_status")? {
+        None => vec![TcbStatus::UpToDate],
+        Some(list) => statuses(list)?,
+    };
+    let allowed_advisories = match f.array("allowed_advisories")? {
+        None => None,
+        Some(list) => Some(advisories(list)?),
+    };
+    let allow_debug = f.bool("allow_debug")?.unwrap_or(false);
+    let identities = match f.get("identities") {
+        None => return Err(
+            "identities: missing (list at least one identity, or write \"identities\": \"any\" to accept any)"
+                .into(),
+        ),
+        Some(Value::String(s)) if s == "any" => Identities::Any,
+        Some(Value::Array(list)) if list.is_empty() => {
+            return Err("identities: empty list (write \"identities\": \"any\" to accept any)".into())
+        }
+        Some(Value::Array(list)) => Identities::OneOf {
+            label: "identities".into(),
+            rules: rules(list, "identities")?,
+        },
+        Some(other) => {
+            return Err(format!(
+                "identities: expected a list or \"any\", got {}",
+                kind(other)
+            ))
+        }
+    };
+    let secrets = match f.get("secrets") {
+        None => BTreeMap::new(),
+        Some(v) => secrets(v)?,
+    };
+    let max_collateral_age = match f.string("max_collateral_age")? {
+        None => None,
+        Some(s) => Some(
+            humantime::parse_duration(s)
+                .map_err(|e| format!("max_collateral_age: {s:?}: {e} (e.g. \"7d\", \"12h\")"))?,
+        ),
+    };
+    f.finish()?;
+    Ok(Policy {
+        accept_tcb_status,
+        allowed_advisories,
+        allow_debug,
+        identities,
+        secrets,
+        max_collateral_age,
+    })
+}
+
+fn statuses(list: &[Value]) -> Result<Vec<TcbStatus>, String> {
+    let mut out = Vec::new();
+    for (i, v) in list.iter().enumerate() {
+        let s = v
+            .as_str()
+            .ok_or_else(|| format!("accept_tcb_status[{i}]: expected a string, got {}", kind(v)))?;
+        let status: TcbStatus = s.parse().map_err(|e| format!("accept_tcb_status[{i}]: {e}"))?;
+        if status == TcbStatus::Revoked {
+            return Err(format!("accept_tcb_status[{i}]: Revoked is never accepted"));
+        }
+        out.push(status);
+    }
+    Ok(out)
+}
+
+fn advisories(list: &[Value]) -> Result<BTreeSet<String>, String> {
+    list.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            v.as_str().map(str::to_owned).ok_or_else(|| {
+                format!("allowed_advisories[{i}]: expected a string, got {}", kind(v))
+            })
+        })
+        .collect()
+}
+
+fn secrets(v: &Value) -> Result<BTreeMap<String, Vec<IdentityRule>>, String> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| format!("secrets: expected an object, got {}", kind(v)))?;
+    let mut out = BTreeMap::new();
+    for (name, rule) in obj {
+        let path = format!("secrets.{name}");
+        let mut f = Fields::new(rule, &path)?;
+        let allow = f
+            .array("allow")?
+            .ok_or_else(|| format!("{path}.allow: missing (a list of identities)"))?;
+        if allow.is_empty() {
+            return Err(format!("{path}.allow: empty list (nobody could read this secret)"));
+        }
+        let rules = rules(allow, &format!("{path}.allow"))?;
+        f.finish()?;
+        out.insert(name.clone(), rules);
+    }
+    Ok(out)
+}
+
+pub(crate) fn rules(list: &[Value], label: &str) -> Result<Vec<IdentityRule>, String> {
+    list.iter()
+        .enumerate()
+        .map(|(i, v)| rule(v, &format!("{label}[{i}]")))
+        .collect()
+}
+
+fn rule(v: &Value, path: &str) -> Result<IdentityRule, String> {
+    let mut f = Fields::new(v, path)?;
+    let rule = match f.string("tee")? {
+        Some("sgx") => IdentityRule::Sgx(SgxIdentity {
+            mr_enclave: f.hex("mr_enclave")?,
+            mr_signer: f.hex("mr_signer")?,
+            isv_prod_id: f.u16("isv_prod_id")?,
+            min_isv_svn: f.u16("min_isv_svn")?,
+            config_svn: f.u16("config_svn")?,
+            debuggable: f.bool("debuggable")?,
+        }),
+        Some("tdx") => IdentityRule::Tdx(TdxIdentity {
+            mr_td: f.hex("mr_td")?,
+            rtmr0: f.hex("rtmr0")?,
+            rtmr1: f.hex("rtmr1")?,
+            rtmr2: f.hex("rtmr2")?,
+            rtmr3: f.hex("rtmr3")?,
+            mr_config_id: f.hex("mr_config_id")?,
+            mr_owner: f.hex("mr_owner")?,
+            mr_owner_config: f.hex("mr_owner_config")?,
+            td_attributes: f.hex("td_attributes")?,
+            xfam: f.hex("xfam")?,
+            mr_servicetd: f.hex("mr_servicetd")?,
+        }),
+        Some(other) => return Err(format!("{path}.tee: expected \"sgx\" or \"tdx\", got {other:?}")),
+        None => return Err(format!("{path}.tee: missing (\"sgx\" or \"tdx\")")),
+    };
+    if f.has("isv_svn") {
+        return Err(format!(
+            "{path}.isv_svn: use min_isv_svn (initra checks a minimum, not equality)"
+        ));
+    }
+    f.finish()?;
+    if rule == IdentityRule::Sgx(SgxIdentity::default()) || rule == IdentityRule::Tdx(TdxIdentity::default()) {
+        return Err(format!(
+            "{path}: no field to check (an identity must constrain something; use \"identities\": \"any\")"
+        ));
+    }
+    Ok(rule)
+}

@@ -1,0 +1,265 @@
+use super::*;
+use initra_evidence::Quote;
+
+macro_rules! sample {
+    ($p:expr) => {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/", $p)
+    };
+}
+
+const MR_ENCLAVE: &str = "33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb";
+const MR_SIGNER: &str = "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6";
+
+fn claims(path: &str) -> Claims {
+    let bytes = initra_evidence::input::decode_evidence(&std::fs::read(path).unwrap()).unwrap();
+    Claims::from_quote(&Quote::parse(&bytes).unwrap())
+}
+
+fn sgx() -> Claims {
+    claims(sample!("sgx/dcapqvl-sgx-v3/sgx_quote.bin"))
+}
+
+fn occlum_debug() -> Claims {
+    claims(sample!("sgx/trustee-occlum-v3/occlum_quote.dat"))
+}
+
+fn tdx() -> Claims {
+    claims(sample!("tdx/dcapqvl-tdx-v4/tdx_quote.bin"))
+}
+
+fn occlum(mr_enclave: &str, isv_svn: u16, debuggable: bool, svn_on: &str) -> Policy {
+    let text = format!(
+        r#"{{"verify_mr_enclave": "on", "verify_mr_signer": "on", "verify_isv_prod_id": "on",
+            "verify_isv_svn": "{svn_on}", "verify_config_svn": "on", "verify_enclave_debuggable": "on",
+            "sgx_mrs": [{{"mr_enclave": "{mr_enclave}", "mr_signer": "{MR_SIGNER}", "isv_prod_id": 0,
+                          "isv_svn": {isv_svn}, "config_svn": 0, "debuggable": {debuggable}}}]}}"#
+    );
+    Policy::from_bytes(text.as_bytes(), "test").unwrap()
+}
+
+fn up_to_date(p: &Policy, c: &Claims) -> Decision {
+    p.evaluate(&TcbStatus::UpToDate, &[], c)
+}
+
+fn reason(d: Decision) -> String {
+    d.reason().unwrap_or("accepted").to_owned()
+}
+
+#[test]
+fn occlum_entry_matches_when_every_switched_on_field_matches() {
+    let p = occlum(MR_ENCLAVE, 0, false, "on");
+    assert_eq!(up_to_date(&p, &sgx()), Decision::Accepted);
+}
+
+#[test]
+fn occlum_isv_svn_is_a_minimum() {
+    let p = occlum(MR_ENCLAVE, 88, false, "on");
+    assert_eq!(reason(up_to_date(&p, &sgx())), "sgx_mrs[0]: isv_svn 0 < required 88");
+    let p = occlum(MR_ENCLAVE, 88, false, "off");
+    assert!(up_to_date(&p, &sgx()).is_accepted());
+}
+
+#[test]
+fn occlum_mismatch_names_field_expected_actual() {
+    let other = "ab".repeat(32);
+    let p = occlum(&other, 0, false, "on");
+    assert_eq!(
+        reason(up_to_date(&p, &sgx())),
+        format!("sgx_mrs[0]: mr_enclave expected {other} got {MR_ENCLAVE}")
+    );
+    // A TDX quote against an SGX-only config.
+    assert_eq!(
+        reason(up_to_date(&p, &tdx())),
+        "sgx_mrs[0]: tee expected sgx got tdx"
+    );
+}
+
+#[test]
+fn occlum_debug_enclave_needs_debuggable_true_or_allow_debug() {
+    let debug = occlum_debug();
+    let text = |debuggable: bool, switch: &str| {
+        format!(
+            r#"{{"verify_mr_enclave": "on", "verify_mr_signer": "off", "verify_isv_prod_id": "off",
+                "verify_isv_svn": "off", "verify_config_svn": "off", "verify_enclave_debuggable": "{switch}",
+                "sgx_mrs": [{{"mr_enclave": "8f173e4613ff05c52aaf04162d234edae8c9977eae47eb2299ae16a553011c68",
+                              "debuggable": {debuggable}}}]}}"#
+        )
+    };
+    let p = Policy::from_bytes(text(true, "on").as_bytes(), "t").unwrap();
+    assert!(up_to_date(&p, &debug).is_accepted());
+    let p = Policy::from_bytes(text(false, "on").as_bytes(), "t").unwrap();
+    let d = up_to_date(&p, &debug);
+    assert_eq!(
+        reason(d),
+        "debug (attributes.flags bit 1) expected false got true; allow_debug is off"
+    );
+    assert!(up_to_date(&p.clone().with_allow_debug(true), &debug)
+        .reason()
+        .unwrap()
+        .contains("debuggable expected false got true"));
+    // Switch off: the entry says nothing about debug; policy default rejects it.
+    let p = Policy::from_bytes(text(true, "off").as_bytes(), "t").unwrap();
+    assert!(!up_to_date(&p, &debug).is_accepted());
+    assert!(up_to_date(&p.with_allow_debug(true), &debug).is_accepted());
+}
+
+#[test]
+fn occlum_templates_switched_on_with_empty_values_are_config_errors() {
+    let e = Policy::from_any_file(sample!("occlum-config/ra_config_template.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("sgx_mrs[0].mr_enclave: verify_mr_enclave is on but the value is empty"), "{e}");
+    assert!(e.contains("ra_config_template.json"), "{e}");
+    let e = Policy::from_occlum_config_file(sample!("occlum-config/example_ra_config_template.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("sgx_mrs[0].mr_enclave"), "{e}");
+    // Everything switched off (init_ra_conf template): any identity, debug still rejected.
+    let p = Policy::from_any_file(sample!("occlum-config/init_ra_conf.grpc_ratls.template.json")).unwrap();
+    assert!(up_to_date(&p, &sgx()).is_accepted());
+    assert!(!up_to_date(&p, &occlum_debug()).is_accepted());
+}
+
+#[test]
+fn occlum_bad_values() {
+    let base = r#""verify_mr_signer": "off", "verify_isv_prod_id": "off", "verify_isv_svn": "off",
+                  "verify_config_svn": "off", "verify_enclave_debuggable": "off""#;
+    let e = Policy::from_bytes(
+        format!(r#"{{"verify_mr_enclave": "on", {base}, "sgx_mrs": [{{}}, {{"mr_enclave": "xyz"}}]}}"#).as_bytes(),
+        "t",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("sgx_mrs[0].mr_enclave: verify_mr_enclave is on but the value is missing"), "{e}");
+    let e = Policy::from_bytes(
+        format!(r#"{{"verify_mr_enclave": "on", {base}, "sgx_mrs": [{{"mr_enclave": "abcd"}}]}}"#).as_bytes(),
+        "t",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("sgx_mrs[0].mr_enclave: expected 32 bytes of hex, got 2"), "{e}");
+    let e = Policy::from_bytes(
+        format!(r#"{{"verify_mr_enclave": "yes", {base}, "sgx_mrs": [{{}}]}}"#).as_bytes(),
+        "t",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("verify_mr_enclave: expected \"on\" or \"off\""), "{e}");
+}
+
+#[test]
+fn initra_policy_identities() {
+    let text = format!(
+        r#"{{"identities": [
+            {{"tee": "tdx", "mr_td": "{}"}},
+            {{"tee": "sgx", "mr_enclave": "{MR_ENCLAVE}", "mr_signer": "{MR_SIGNER}", "min_isv_svn": 1}}
+        ]}}"#,
+        "00".repeat(48)
+    );
+    let p = Policy::from_bytes(text.as_bytes(), "t").unwrap();
+    // Closest entry is the SGX one (one mismatch), not the TDX one.
+    assert_eq!(reason(up_to_date(&p, &sgx())), "identities[1]: isv_svn 0 < required 1");
+    assert_eq!(
+        reason(up_to_date(&p, &tdx())),
+        format!(
+            "identities[0]: mr_td expected {} got 91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7",
+            "00".repeat(48)
+        )
+    );
+    let tdx_ok = r#"{"identities": [{"tee": "tdx",
+        "mr_td": "91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7",
+        "td_attributes": "0000001000000000"}]}"#;
+    let p = Policy::from_bytes(tdx_ok.as_bytes(), "t").unwrap();
+    assert!(up_to_date(&p, &tdx()).is_accepted());
+}
+
+#[test]
+fn initra_policy_config_errors_name_the_field() {
+    let cases = [
+        (r#"{}"#, "identities: missing"),
+        (r#"{"identities": []}"#, "identities: empty list"),
+        (r#"{"identities": "all"}"#, "identities: expected a list or \"any\""),
+        (r#"{"identities": "any", "allow_debugg": true}"#, "unknown field(s) allow_debugg"),
+        (r#"{"identities": [{"tee": "sgx", "mr_enclave": "zz"}]}"#, "identities[0].mr_enclave: not hex"),
+        (r#"{"identities": [{"tee": "tdx", "mr_td": "00"}]}"#, "identities[0].mr_td: expected 48 bytes of hex, got 1"),
+        (r#"{"identities": [{"tee": "sgx"}]}"#, "identities[0]: no field to check"),
+        (r#"{"identities": [{"mr_td": "00"}]}"#, "identities[0].tee: missing"),
+        (r#"{"identities": [{"tee": "sgx", "isv_svn": 3}]}"#, "identities[0].isv_svn: use min_isv_svn"),
+        (r#"{"identities": [{"tee": "sgx", "mr_td": "00"}]}"#, "identities[0]: unknown field(s) mr_td"),
+        (r#"{"identities": "any", "accept_tcb_status": ["Revoked"]}"#, "accept_tcb_status[0]: Revoked is never accepted"),
+        (r#"{"identities": "any", "accept_tcb_status": ["uptodate"]}"#, "accept_tcb_status[0]: unknown TCB status \"uptodate\""),
+        (r#"{"identities": "any", "max_collateral_age": "soon"}"#, "max_collateral_age: \"soon\""),
+        (r#"{"identities": "any", "secrets": {"k": {"allow": []}}}"#, "secrets.k.allow: empty list"),
+        (r#"{"identities": "any", "secrets": {"k": {}}}"#, "secrets.k.allow: missing"),
+        (r#"[1]"#, "top level: expected an object"),
+        (r#"{"identities": "any""#, "invalid JSON"),
+    ];
+    for (text, want) in cases {
+        let e = Policy::from_bytes(text.as_bytes(), "p.json").unwrap_err().to_string();
+        assert!(e.starts_with("policy p.json: "), "{e}");
+        assert!(e.contains(want), "{text}: {e}");
+    }
+    assert!(Policy::from_bytes(&[0xff, 0xfe], "x").is_err());
+}
+
+#[test]
+fn tcb_rules() {
+    let p = Policy::from_bytes(
+        br#"{"identities": "any", "accept_tcb_status": ["UpToDate", "OutOfDate"], "max_collateral_age": "7d"}"#,
+        "t",
+    )
+    .unwrap();
+    assert_eq!(p.max_collateral_age(), Some(Duration::from_secs(7 * 86400)));
+    let adv = vec!["INTEL-SA-00960".to_owned()];
+    assert!(p.evaluate(&TcbStatus::OutOfDate, &adv, &sgx()).is_accepted());
+    assert_eq!(
+        reason(p.evaluate(&TcbStatus::Revoked, &[], &sgx())),
+        "tcb status Revoked not in accepted [UpToDate,OutOfDate]"
+    );
+    assert!(!p
+        .evaluate(&TcbStatus::Unknown("New".into()), &[], &sgx())
+        .is_accepted());
+    assert_eq!(p.check_collateral_age(Some(0), 7 * 86400), None);
+    assert_eq!(
+        p.check_collateral_age(Some(0), 8 * 86400).and_then(|d| d.reason().map(str::to_owned)),
+        Some("collateral age 8days exceeds max_collateral_age 7days".to_owned())
+    );
+    // TCB is checked before debug.
+    let d = Policy::default().evaluate(&TcbStatus::OutOfDate, &[], &occlum_debug());
+    assert!(matches!(d, Decision::Rejected { kind: RejectionKind::TcbStatus, .. }));
+}
+
+#[test]
+fn secret_access_is_deny_by_default_once_rules_exist() {
+    assert!(Policy::default().secret_access("anything", &sgx()).is_ok());
+    let text = format!(
+        r#"{{"identities": "any", "secrets": {{
+            "image_key": {{"allow": [{{"tee": "sgx", "mr_enclave": "{MR_ENCLAVE}"}}]}},
+            "db_password": {{"allow": [{{"tee": "sgx", "mr_signer": "{}"}}]}}
+        }}}}"#,
+        "11".repeat(32)
+    );
+    let p = Policy::from_bytes(text.as_bytes(), "t").unwrap();
+    assert!(p.has_secret_rules());
+    assert!(p.secret_access("image_key", &sgx()).is_ok());
+    let e = p.secret_access("db_password", &sgx()).unwrap_err();
+    assert_eq!(
+        e.reason,
+        format!("secrets.db_password.allow[0]: mr_signer expected {} got {MR_SIGNER}", "11".repeat(32))
+    );
+    let e = p.secret_access("cert", &sgx()).unwrap_err().to_string();
+    assert!(e.contains("no rule for this secret"), "{e}");
+    assert!(p.secret_access("image_key", &tdx()).is_err());
+}
+
+#[test]
+fn combining_occlum_identities_with_an_initra_policy() {
+    let base = Policy::from_bytes(
+        br#"{"identities": "any", "accept_tcb_status": ["UpToDate", "ConfigurationAndSWHardeningNeeded"]}"#,
+        "t",
+    )
+    .unwrap();
+    let combined = base.with_identities_from(&occlum(MR_ENCLAVE, 88, false, "on"));
+    let d = combined.evaluate(&TcbStatus::ConfigurationAndSWHardeningNeeded, &[], &sgx());
+    assert_eq!(reason(d), "sgx_mrs[0]: isv_svn 0 < required 88");
+}

@@ -1,0 +1,108 @@
+//! The outcome of verifying a quote that is cryptographically valid.
+
+use initra_evidence::Tee;
+use serde_json::{json, Map, Value};
+
+use crate::claims::Claims;
+use crate::policy::TcbStatus;
+use crate::roots::RootKind;
+
+/// Which policy check rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectionKind {
+    /// An advisory outside the allow-list.
+    Advisory,
+    /// Collateral older than `max_collateral_age`.
+    CollateralAge,
+    /// A debug enclave / TD without permission.
+    Debug,
+    /// No identity rule matched.
+    Identity,
+    /// TCB status not accepted.
+    TcbStatus,
+}
+
+/// The policy decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Every check passed.
+    Accepted,
+    /// A check failed; `reason` names field, expected and actual value.
+    Rejected {
+        /// Which check.
+        kind: RejectionKind,
+        /// Why, e.g. `tcb status OutOfDate not in accepted [UpToDate]; advisories INTEL-SA-00960`.
+        reason: String,
+    },
+}
+
+impl Decision {
+    pub(crate) fn rejected(kind: RejectionKind, reason: String) -> Self {
+        Decision::Rejected { kind, reason }
+    }
+
+    /// Whether accepted.
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, Decision::Accepted)
+    }
+
+    /// The rejection reason, if rejected.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Decision::Accepted => None,
+            Decision::Rejected { reason, .. } => Some(reason),
+        }
+    }
+}
+
+/// A verified quote's TCB result, identity claims and policy decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// SGX or TDX.
+    pub tee: Tee,
+    /// TCB status reported by verification (present even when the policy rejects).
+    pub tcb_status: TcbStatus,
+    /// Advisory IDs reported by verification.
+    pub advisory_ids: Vec<String>,
+    /// Verified under a simulated root: not hardware-backed.
+    pub simulated: bool,
+    /// The kind of root the PCK chain ended in.
+    pub root: RootKind,
+    /// FMSPC of the platform (lower-case hex), when known.
+    pub fmspc: Option<String>,
+    /// The report fields.
+    pub claims: Claims,
+    /// The policy's decision.
+    pub decision: Decision,
+}
+
+impl Verdict {
+    /// Whether the policy accepted.
+    pub fn is_accepted(&self) -> bool {
+        self.decision.is_accepted()
+    }
+
+    /// The `--json` shape of `initra quote verify` (`docs/cli-json.md`): `verdict`, `tee`,
+    /// `tcb_status`, `advisory_ids`, `simulated`, `reason`, then the report fields flat.
+    pub fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        out.insert(
+            "verdict".into(),
+            json!(if self.is_accepted() { "accepted" } else { "rejected" }),
+        );
+        out.insert("tee".into(), json!(self.tee));
+        out.insert("tcb_status".into(), json!(self.tcb_status));
+        out.insert("advisory_ids".into(), json!(self.advisory_ids));
+        out.insert("simulated".into(), json!(self.simulated));
+        out.insert("reason".into(), json!(self.decision.reason()));
+        if let Decision::Rejected { kind, .. } = &self.decision {
+            out.insert("rejected_by".into(), json!(kind));
+        }
+        out.insert("fmspc".into(), json!(self.fmspc));
+        if let Ok(Value::Object(claims)) = serde_json::to_value(&self.claims) {
+            out.extend(claims);
+        }
+        Value::Object(out)
+    }
+}

@@ -1,0 +1,117 @@
+//! [`Verifier`]: trust roots + collateral source + policy, verifying quotes concurrently.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use dcap_qvl::verify::QuoteVerifier;
+use initra_evidence::Quote;
+
+use crate::claims::Claims;
+use crate::collateral::{quote_fmspc, CollateralSource};
+use crate::policy::{Policy, TcbStatus};
+use crate::roots::{RootKind, TrustRoots};
+use crate::verdict::Verdict;
+use crate::Error;
+
+/// Verifies quotes cryptographically (dcap-qvl) and decides with a policy. `&self` only:
+/// share it (`Arc<Verifier>`) between tasks.
+#[derive(Clone)]
+pub struct Verifier {
+    roots: TrustRoots,
+    collateral: Arc<dyn CollateralSource>,
+    policy: Arc<Policy>,
+}
+
+impl core::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("roots", &self.roots)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// A verifier trusting `roots`, getting collateral from `collateral`, deciding with `policy`.
+    pub fn new(
+        roots: TrustRoots,
+        collateral: Arc<dyn CollateralSource>,
+        policy: Arc<Policy>,
+    ) -> Self {
+        Self {
+            roots,
+            collateral,
+            policy,
+        }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
+    /// The trust roots.
+    pub fn roots(&self) -> &TrustRoots {
+        &self.roots
+    }
+
+    /// Parses and verifies `raw` (binary quote, trailing zero padding allowed) at `now`.
+    ///
+    /// `Err` = the evidence or collateral is invalid (parse, signature, chain, CRL, expiry, TCB
+    /// matching); `Ok(verdict)` = valid, with the policy's decision in `verdict.decision`.
+    pub fn verify(&self, raw: &[u8], now: SystemTime) -> Result<Verdict, Error> {
+        let quote = Quote::parse(raw)?;
+        self.verify_quote(&quote, now)
+    }
+
+    /// Verifies an already parsed quote at `now`.
+    pub fn verify_quote(&self, quote: &Quote, now: SystemTime) -> Result<Verdict, Error> {
+        let root = self.roots.root_for(quote)?;
+        let collateral = self.collateral.collateral_for_at(quote, now)?;
+        let now_secs = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        // Debug and service-TD decisions belong to our policy, where rejections explain themselves.
+        let report = QuoteVerifier::new(root.der().to_vec())
+            .allow_debug(true)
+            .allow_service_td(true)
+            .verify(quote.raw(), collateral.inner(), now_secs)
+            .map_err(|e| Error::Verification {
+                message: format!("{e:#}"),
+            })?;
+        let tcb_status = TcbStatus::from_reported(&report.status);
+        let claims = Claims::from_quote(quote);
+        let now_i64 = i64::try_from(now_secs).unwrap_or(i64::MAX);
+        let decision = match self
+            .policy
+            .check_collateral_age(collateral.issue_date(), now_i64)
+        {
+            Some(rejected) => rejected,
+            None => self
+                .policy
+                .evaluate(&tcb_status, &report.advisory_ids, &claims),
+        };
+        let simulated = root.kind() == RootKind::Simulated;
+        let verdict = Verdict {
+            tee: quote.tee(),
+            tcb_status,
+            advisory_ids: report.advisory_ids,
+            simulated,
+            root: root.kind(),
+            fmspc: quote_fmspc(quote).ok(),
+            claims,
+            decision,
+        };
+        tracing::debug!(
+            tee = %verdict.tee,
+            tcb_status = %verdict.tcb_status,
+            simulated,
+            accepted = verdict.is_accepted(),
+            reason = verdict.decision.reason().unwrap_or(""),
+            identity = %verdict.claims.summary(),
+            "quote verified"
+        );
+        Ok(verdict)
+    }
+}
