@@ -7,7 +7,9 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// `initra sim init` refuses to overwrite an existing platform.
-    #[error("{path}: a simulated platform already exists here (remove the directory to start over)")]
+    #[error(
+        "{path}: a simulated platform already exists here (remove the directory to start over)"
+    )]
     AlreadyExists {
         /// The existing manifest.
         path: PathBuf,
@@ -76,7 +78,10 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io { path: path.into(), source }
+        Self::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn cert(what: &'static str) -> impl FnOnce(rcgen::Error) -> Self {

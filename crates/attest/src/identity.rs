@@ -40,7 +40,14 @@ pub struct EnclaveIdentity {
 impl EnclaveIdentity {
     /// An identity with the given measurements, product id and SVNs 0, not debug.
     pub fn new(mr_enclave: Measurement, mr_signer: Measurement) -> Self {
-        Self { mr_enclave, mr_signer, isv_prod_id: 0, isv_svn: 0, config_svn: 0, debug: false }
+        Self {
+            mr_enclave,
+            mr_signer,
+            isv_prod_id: 0,
+            isv_svn: 0,
+            config_svn: 0,
+            debug: false,
+        }
     }
 
     /// Reads an identity JSON file (see the type's documentation).
@@ -70,18 +77,39 @@ mod tests {
         let back: EnclaveIdentity = serde_json::from_str(&id.to_json()).unwrap();
         assert_eq!(back, id);
 
-        let minimal = format!(r#"{{"mr_enclave":"{}","mr_signer":"{}"}}"#, "ab".repeat(32), "cd".repeat(32));
+        let minimal = format!(
+            r#"{{"mr_enclave":"{}","mr_signer":"{}"}}"#,
+            "ab".repeat(32),
+            "cd".repeat(32)
+        );
         let parsed: EnclaveIdentity = serde_json::from_str(&minimal).unwrap();
         assert_eq!(parsed.mr_enclave, Measurement([0xab; 32]));
-        assert_eq!((parsed.isv_prod_id, parsed.isv_svn, parsed.config_svn, parsed.debug), (0, 0, 0, false));
+        assert_eq!(
+            (
+                parsed.isv_prod_id,
+                parsed.isv_svn,
+                parsed.config_svn,
+                parsed.debug
+            ),
+            (0, 0, 0, false)
+        );
     }
 
     #[test]
     fn rejects_short_measurement_and_unknown_fields() {
-        let short = format!(r#"{{"mr_enclave":"{}","mr_signer":"{}"}}"#, "ab".repeat(31), "cd".repeat(32));
-        let err = serde_json::from_str::<EnclaveIdentity>(&short).unwrap_err().to_string();
+        let short = format!(
+            r#"{{"mr_enclave":"{}","mr_signer":"{}"}}"#,
+            "ab".repeat(31),
+            "cd".repeat(32)
+        );
+        let err = serde_json::from_str::<EnclaveIdentity>(&short)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("expected 32"), "{err}");
-        let unknown = format!(r#"{{"mr_enclave":"{0}","mr_signer":"{0}","mrenclave":"x"}}"#, "ab".repeat(32));
+        let unknown = format!(
+            r#"{{"mr_enclave":"{0}","mr_signer":"{0}","mrenclave":"x"}}"#,
+            "ab".repeat(32)
+        );
         assert!(serde_json::from_str::<EnclaveIdentity>(&unknown).is_err());
     }
 }

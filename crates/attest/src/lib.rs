@@ -6,7 +6,12 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
-#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 mod error;
 pub mod identity;
@@ -71,7 +76,13 @@ mod tests {
 
     #[test]
     fn backend_names_are_lower_case() {
-        let all = [Backend::Gramine, Backend::Occlum, Backend::Sim, Backend::Snp, Backend::Tdx];
+        let all = [
+            Backend::Gramine,
+            Backend::Occlum,
+            Backend::Sim,
+            Backend::Snp,
+            Backend::Tdx,
+        ];
         let names: Vec<String> = all.iter().map(ToString::to_string).collect();
         assert_eq!(names, ["gramine", "occlum", "sim", "snp", "tdx"]);
     }

@@ -57,7 +57,11 @@ pub fn mr_signer_from_pem_file(path: &Path) -> Result<Measurement, Error> {
     let pem = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     signer_spki_from_pem(&pem)
         .map(|spki| mr_signer_of(&spki))
-        .map_err(|reason| Error::InvalidFile { path: path.to_path_buf(), what: "signer key (PEM)", reason })
+        .map_err(|reason| Error::InvalidFile {
+            path: path.to_path_buf(),
+            what: "signer key (PEM)",
+            reason,
+        })
 }
 
 /// The DER SubjectPublicKeyInfo of a PEM public key, certificate or PKCS#8 private key.
@@ -87,7 +91,9 @@ fn spki_of_certificate(cert: &[u8]) -> Result<Vec<u8>, String> {
         rest = der_element(rest).ok_or("certificate: bad version")?.2;
     }
     for field in ["serialNumber", "signature", "issuer", "validity", "subject"] {
-        rest = der_element(rest).ok_or_else(|| format!("certificate: bad {field}"))?.2;
+        rest = der_element(rest)
+            .ok_or_else(|| format!("certificate: bad {field}"))?
+            .2;
     }
     let (whole, _, _) = der_element(rest).ok_or("certificate: bad subjectPublicKeyInfo")?;
     Ok(whole.to_vec())
@@ -105,7 +111,9 @@ fn der_element(input: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
             return None;
         }
         let len_bytes = after_len.get(..n)?;
-        let len = len_bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        let len = len_bytes
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
         (len, 2 + n)
     };
     let end = header.checked_add(len)?;
@@ -161,14 +169,19 @@ mod tests {
 
     #[test]
     fn missing_file_names_the_path() {
-        let err = measure_enclave(Path::new("/nonexistent/init"), &[]).unwrap_err().to_string();
+        let err = measure_enclave(Path::new("/nonexistent/init"), &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("/nonexistent/init: "), "{err}");
     }
 
     #[test]
     fn signer_from_public_key_certificate_and_private_key_agree() {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let cert = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap().self_signed(&key).unwrap();
+        let cert = rcgen::CertificateParams::new(Vec::<String>::new())
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
         let spki = rcgen::PublicKeyData::subject_public_key_info(&key);
         let from_pub = signer_spki_from_pem(key.public_key_pem().as_bytes()).unwrap();
         let from_cert = signer_spki_from_pem(cert.pem().as_bytes()).unwrap();

@@ -6,7 +6,10 @@ use initra_attest::{Attester, EnclaveIdentity};
 use initra_evidence::Measurement;
 
 fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 #[test]
@@ -15,7 +18,8 @@ fn sim_quote_verifies_with_dcap_qvl_under_the_sim_root_only() {
     let platform = SimPlatform::create(dir.path(), &SimOptions::default()).unwrap();
     let root = platform.root_ca_der().to_vec();
     let collateral: dcap_qvl::QuoteCollateralV3 =
-        serde_json::from_str(&std::fs::read_to_string(platform.collateral_path()).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(platform.collateral_path()).unwrap())
+            .unwrap();
     let identity = EnclaveIdentity::new(Measurement([0x11; 32]), platform.mr_signer());
     let attester = SimAttester::new(platform, identity).unwrap();
     let quote = attester.quote(&[0x5a; 64]).unwrap();
@@ -29,6 +33,8 @@ fn sim_quote_verifies_with_dcap_qvl_under_the_sim_root_only() {
     assert_eq!(enclave.mr_enclave, [0x11; 32]);
     assert_eq!(enclave.report_data, [0x5a; 64]);
 
-    let err = dcap_qvl::verify::QuoteVerifier::new_prod().verify(&quote, &collateral, now_secs()).unwrap_err();
+    let err = dcap_qvl::verify::QuoteVerifier::new_prod()
+        .verify(&quote, &collateral, now_secs())
+        .unwrap_err();
     assert!(format!("{err:#}").contains("root"), "{err:#}");
 }

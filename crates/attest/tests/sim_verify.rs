@@ -23,11 +23,18 @@ fn fixture() -> Fixture {
     let platform_dir = dir.path().join("sim");
     let platform = SimPlatform::create(&platform_dir, &SimOptions::default()).unwrap();
     let root = platform.root_ca_der().to_vec();
-    let collateral =
-        Arc::new(StaticCollateral::single(Collateral::from_json_file(platform.collateral_path()).unwrap()));
+    let collateral = Arc::new(StaticCollateral::single(
+        Collateral::from_json_file(platform.collateral_path()).unwrap(),
+    ));
     let identity = EnclaveIdentity::new(Measurement([0x11; 32]), platform.mr_signer());
     let attester = SimAttester::new(platform, identity).unwrap();
-    Fixture { _dir: dir, platform_dir, attester, root, collateral }
+    Fixture {
+        _dir: dir,
+        platform_dir,
+        attester,
+        root,
+        collateral,
+    }
 }
 
 fn verifier(roots: TrustRoots, collateral: Arc<StaticCollateral>) -> Verifier {
@@ -39,8 +46,12 @@ fn sim_quote_is_accepted_under_the_simulated_root_and_labelled_simulated() {
     let f = fixture();
     assert_eq!(f.attester.backend(), Backend::Sim);
     let quote = f.attester.quote(&[0xab; 64]).unwrap();
-    let roots = TrustRoots::intel().with_root(f.root.clone(), RootKind::Simulated).unwrap();
-    let verdict = verifier(roots, f.collateral.clone()).verify(&quote, SystemTime::now()).unwrap();
+    let roots = TrustRoots::intel()
+        .with_root(f.root.clone(), RootKind::Simulated)
+        .unwrap();
+    let verdict = verifier(roots, f.collateral.clone())
+        .verify(&quote, SystemTime::now())
+        .unwrap();
     assert!(verdict.is_accepted(), "{:?}", verdict.decision);
     assert!(verdict.simulated);
     assert_eq!(verdict.root, RootKind::Simulated);
@@ -57,7 +68,9 @@ fn sim_quote_is_accepted_under_the_simulated_root_and_labelled_simulated() {
 fn intel_roots_alone_reject_the_sim_quote_naming_the_untrusted_root() {
     let f = fixture();
     let quote = f.attester.quote(&[0; 64]).unwrap();
-    let err = verifier(TrustRoots::intel(), f.collateral.clone()).verify(&quote, SystemTime::now()).unwrap_err();
+    let err = verifier(TrustRoots::intel(), f.collateral.clone())
+        .verify(&quote, SystemTime::now())
+        .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("untrusted root"), "{msg}");
     assert!(msg.contains("initra SIMULATED SGX Root CA"), "{msg}");
@@ -75,30 +88,48 @@ fn quote_fields_are_what_the_identity_says() {
     let attester = SimAttester::new(platform, id.clone()).unwrap();
     let raw = attester.quote(&[3; 64]).unwrap();
     let quote = Quote::parse(&raw).unwrap();
-    let initra_evidence::QuoteBody::Sgx(report) = quote.body() else { panic!("not SGX") };
+    let initra_evidence::QuoteBody::Sgx(report) = quote.body() else {
+        panic!("not SGX")
+    };
     assert_eq!(report.mr_enclave, id.mr_enclave);
     assert_eq!(report.mr_signer, id.mr_signer);
-    assert_eq!((report.isv_prod_id, report.isv_svn, report.config_svn), (7, 88, 1234));
+    assert_eq!(
+        (report.isv_prod_id, report.isv_svn, report.config_svn),
+        (7, 88, 1234)
+    );
     assert!(quote.is_debug());
     assert_eq!(quote.report_data().as_bytes(), &[3; 64]);
 
     // A debug enclave verifies cryptographically but the default policy rejects it.
-    let roots = TrustRoots::empty().with_root(f.root.clone(), RootKind::Simulated).unwrap();
-    let verdict = verifier(roots, f.collateral.clone()).verify(&raw, SystemTime::now()).unwrap();
+    let roots = TrustRoots::empty()
+        .with_root(f.root.clone(), RootKind::Simulated)
+        .unwrap();
+    let verdict = verifier(roots, f.collateral.clone())
+        .verify(&raw, SystemTime::now())
+        .unwrap();
     assert!(!verdict.is_accepted());
-    assert!(verdict.decision.reason().unwrap().contains("debug"), "{:?}", verdict.decision);
+    assert!(
+        verdict.decision.reason().unwrap().contains("debug"),
+        "{:?}",
+        verdict.decision
+    );
 }
 
 #[test]
 fn collateral_outside_its_window_is_rejected() {
     let f = fixture();
     let quote = f.attester.quote(&[0; 64]).unwrap();
-    let roots = TrustRoots::empty().with_root(f.root.clone(), RootKind::Simulated).unwrap();
+    let roots = TrustRoots::empty()
+        .with_root(f.root.clone(), RootKind::Simulated)
+        .unwrap();
     let v = verifier(roots, f.collateral.clone());
     let day = std::time::Duration::from_secs(86_400);
     assert!(v.verify(&quote, SystemTime::now() + 31 * day).is_err());
     assert!(v.verify(&quote, SystemTime::now() - 2 * day).is_err());
-    assert!(v.verify(&quote, SystemTime::now() + 29 * day).unwrap().is_accepted());
+    assert!(v
+        .verify(&quote, SystemTime::now() + 29 * day)
+        .unwrap()
+        .is_accepted());
 }
 
 #[test]
@@ -107,11 +138,21 @@ fn renewed_collateral_verifies_later() {
     let quote = f.attester.quote(&[0; 64]).unwrap();
     let later = time::OffsetDateTime::now_utc() + time::Duration::days(60);
     let mut platform = SimPlatform::load(&f.platform_dir).unwrap();
-    platform.renew_collateral(&SimOptions { validity_days: 30, now: Some(later) }).unwrap();
-    let collateral =
-        Arc::new(StaticCollateral::single(Collateral::from_json_file(platform.collateral_path()).unwrap()));
-    let roots = TrustRoots::empty().with_root(f.root.clone(), RootKind::Simulated).unwrap();
-    let verdict = verifier(roots, collateral).verify(&quote, later.into()).unwrap();
+    platform
+        .renew_collateral(&SimOptions {
+            validity_days: 30,
+            now: Some(later),
+        })
+        .unwrap();
+    let collateral = Arc::new(StaticCollateral::single(
+        Collateral::from_json_file(platform.collateral_path()).unwrap(),
+    ));
+    let roots = TrustRoots::empty()
+        .with_root(f.root.clone(), RootKind::Simulated)
+        .unwrap();
+    let verdict = verifier(roots, collateral)
+        .verify(&quote, later.into())
+        .unwrap();
     assert!(verdict.is_accepted(), "{:?}", verdict.decision);
 }
 
@@ -122,7 +163,9 @@ fn surviving_flips(v: &Verifier, quote: &[u8], now: SystemTime) -> Vec<usize> {
     for offset in 0..quote.len() {
         let mut tampered = quote.to_vec();
         tampered[offset] ^= 0x01;
-        if v.verify(&tampered, now).is_ok_and(|verdict| verdict.is_accepted()) {
+        if v.verify(&tampered, now)
+            .is_ok_and(|verdict| verdict.is_accepted())
+        {
             survived.push(offset);
         }
     }
@@ -130,7 +173,12 @@ fn surviving_flips(v: &Verifier, quote: &[u8], now: SystemTime) -> Vec<usize> {
 }
 
 fn find_all(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
-    haystack.windows(needle.len()).enumerate().filter(|(_, w)| *w == needle).map(|(i, _)| i).collect()
+    haystack
+        .windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle)
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// Offset where the PEM PCK chain starts (after the certification data type and size).
@@ -143,12 +191,17 @@ const PEM_START: usize = 48 + 384 + 4 + 64 + 64 + 384 + 64 + 2 + 32 + 2 + 4;
 fn tamper_sweep_signed_regions_and_signature_data() {
     let f = fixture();
     let quote = f.attester.quote(&[0x42; 64]).unwrap();
-    let roots = TrustRoots::empty().with_root(f.root.clone(), RootKind::Simulated).unwrap();
+    let roots = TrustRoots::empty()
+        .with_root(f.root.clone(), RootKind::Simulated)
+        .unwrap();
     let v = verifier(roots, f.collateral.clone());
     let now = SystemTime::now();
     assert!(v.verify(&quote, now).unwrap().is_accepted());
     let survived = surviving_flips(&v, &quote[..PEM_START], now);
-    assert!(survived.is_empty(), "flips at {survived:?} of {PEM_START} still verified");
+    assert!(
+        survived.is_empty(),
+        "flips at {survived:?} of {PEM_START} still verified"
+    );
 }
 
 /// Walks every byte of the PEM PCK chain. Flips inside the leaf and PCK CA certificates break their
@@ -160,7 +213,9 @@ fn tamper_sweep_signed_regions_and_signature_data() {
 fn tamper_sweep_pck_chain_pem_leaf_and_ca_are_covered() {
     let f = fixture();
     let quote = f.attester.quote(&[0x42; 64]).unwrap();
-    let roots = TrustRoots::empty().with_root(f.root.clone(), RootKind::Simulated).unwrap();
+    let roots = TrustRoots::empty()
+        .with_root(f.root.clone(), RootKind::Simulated)
+        .unwrap();
     let v = verifier(roots, f.collateral.clone());
     let now = SystemTime::now();
     let survived = surviving_flips(&v, &quote, now);
@@ -174,8 +229,15 @@ fn tamper_sweep_pck_chain_pem_leaf_and_ca_are_covered() {
             || begins.iter().any(|b| (*b..b + 27).contains(&o))
             || ends.iter().any(|e| (*e..e + 25).contains(&o))
     };
-    let uncovered: Vec<usize> = survived.iter().copied().filter(|o| !root_copy.contains(o) && !framing(*o)).collect();
-    assert!(uncovered.is_empty(), "flips inside the leaf / PCK CA certificates still verified: {uncovered:?}");
+    let uncovered: Vec<usize> = survived
+        .iter()
+        .copied()
+        .filter(|o| !root_copy.contains(o) && !framing(*o))
+        .collect();
+    assert!(
+        uncovered.is_empty(),
+        "flips inside the leaf / PCK CA certificates still verified: {uncovered:?}"
+    );
 }
 
 /// Every byte of the PEM PCK chain, including the root's copy and the framing. Needs the two
@@ -185,8 +247,15 @@ fn tamper_sweep_pck_chain_pem_leaf_and_ca_are_covered() {
 fn tamper_sweep_every_byte_of_the_pck_chain() {
     let f = fixture();
     let quote = f.attester.quote(&[0x42; 64]).unwrap();
-    let roots = TrustRoots::empty().with_root(f.root.clone(), RootKind::Simulated).unwrap();
+    let roots = TrustRoots::empty()
+        .with_root(f.root.clone(), RootKind::Simulated)
+        .unwrap();
     let v = verifier(roots, f.collateral.clone());
     let survived = surviving_flips(&v, &quote, SystemTime::now());
-    assert!(survived.is_empty(), "{} of {} flips still verified: {survived:?}", survived.len(), quote.len());
+    assert!(
+        survived.is_empty(),
+        "{} of {} flips still verified: {survived:?}",
+        survived.len(),
+        quote.len()
+    );
 }

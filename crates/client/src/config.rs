@@ -1,12 +1,15 @@
 //! Client configuration: where the server is, who we are, how we decide to trust the server, timing.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::client::danger::ServerCertVerifier;
+use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::retry::RetryPolicy;
+use crate::Error;
 
 /// The client's TLS identity: normally an RA-TLS certificate (quote bound to the key) and its key.
 pub struct ClientIdentity {
@@ -55,6 +58,24 @@ pub enum ServerTrust {
     PinnedCa(Vec<CertificateDer<'static>>),
     /// A caller-supplied rustls verifier (library users with their own trust model; tests).
     Custom(Arc<dyn ServerCertVerifier>),
+}
+
+impl ServerTrust {
+    /// [`ServerTrust::PinnedCa`] from a file: PEM (every `CERTIFICATE` block) or one DER certificate.
+    pub fn pinned_ca_file(path: &Path) -> Result<Self, Error> {
+        let bytes = std::fs::read(path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let certs = if bytes.starts_with(b"-----") || bytes.trim_ascii_start().starts_with(b"-----") {
+            CertificateDer::pem_slice_iter(&bytes)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| Error::Config(format!("{}: PEM: {e}", path.display())))?
+        } else {
+            vec![CertificateDer::from(bytes)]
+        };
+        if certs.is_empty() {
+            return Err(Error::Config(format!("{}: expected a CA certificate, found none", path.display())));
+        }
+        Ok(Self::PinnedCa(certs))
+    }
 }
 
 impl std::fmt::Debug for ServerTrust {

@@ -3,12 +3,14 @@
 
 use std::error::Error as StdError;
 use std::sync::{Arc, Mutex};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::CryptoProvider;
 use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tonic::transport::{Channel, Endpoint};
@@ -30,8 +32,11 @@ pub(crate) fn tls_config(config: &ClientConfig) -> Result<Arc<rustls::ClientConf
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier: Arc<dyn rustls::client::danger::ServerCertVerifier> = match &config.server_trust {
         ServerTrust::Attested(verifier) => Arc::new(
-            initra_ratls::verifier::AttestedServerVerifier::new(Arc::clone(verifier), Arc::clone(&provider))
-                .map_err(|e| Error::Config(format!("attested server verifier: {e}")))?,
+            initra_ratls::verifier::AttestedServerVerifier::with_provider(
+                initra_ratls::verifier::ServerTrust::Attested(Arc::clone(verifier)),
+                Arc::clone(&provider),
+            )
+            .map_err(|e| Error::Config(format!("attested server verifier: {e}")))?,
         ),
         ServerTrust::PinnedCa(cas) => {
             let mut roots = rustls::RootCertStore::empty();
@@ -69,12 +74,23 @@ fn split_host(server: &str) -> Result<&str, Error> {
     Ok(host.trim_start_matches('[').trim_end_matches(']'))
 }
 
+/// Where a connection's I/O layer records a fatal TLS event (e.g. the server's alert refusing our
+/// certificate, which TLS 1.3 delivers after the client considers the handshake done). tonic reports such
+/// a failure only as "unavailable"; the caller looks here to tell a refusal from a network failure.
+pub(crate) type FatalSlot = Arc<Mutex<Option<Error>>>;
+
+/// Takes the recorded fatal event, if any.
+pub(crate) fn take_fatal(slot: &FatalSlot) -> Option<Error> {
+    slot.lock().ok().and_then(|mut s| s.take())
+}
+
 /// One attempt: connect, handshake, wrap in a tonic channel.
 pub(crate) async fn connect_once(
     server: &str,
     name: &ServerName<'static>,
     tls: &Arc<rustls::ClientConfig>,
     timeout: Duration,
+    fatal: &FatalSlot,
 ) -> Result<Channel, Failure> {
     let handshake = async {
         let tcp = TcpStream::connect(server).await.map_err(|e| Failure::Retry(format!("connect: {e}")))?;
@@ -87,12 +103,57 @@ pub(crate) async fn connect_once(
     let stream = tokio::time::timeout(timeout, handshake)
         .await
         .map_err(|_| Failure::Retry(format!("connect + TLS handshake timed out after {timeout:?}")))??;
-    channel_over(stream).await
+    channel_over(Recording { inner: stream, fatal: Arc::clone(fatal) }).await.map_err(|f| match take_fatal(fatal) {
+        Some(e) => Failure::Fatal(e),
+        None => f,
+    })
+}
+
+/// A TLS stream that records fatal TLS errors into its [`FatalSlot`].
+struct Recording {
+    inner: TlsStream<TcpStream>,
+    fatal: FatalSlot,
+}
+
+impl Recording {
+    fn note<T>(&self, r: Poll<std::io::Result<T>>) -> Poll<std::io::Result<T>> {
+        if let Poll::Ready(Err(e)) = &r {
+            if let Failure::Fatal(err) = classify_io(e, "TLS") {
+                if let Ok(mut slot) = self.fatal.lock() {
+                    slot.get_or_insert(err);
+                }
+            }
+        }
+        r
+    }
+}
+
+impl AsyncRead for Recording {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.note(r)
+    }
+}
+
+impl AsyncWrite for Recording {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.note(r)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let r = Pin::new(&mut self.inner).poll_flush(cx);
+        self.note(r)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// A tonic channel over an established stream. The connector hands out that stream once; should tonic
 /// need to reconnect, the call fails as unavailable and the caller's retry opens a new attested session.
-async fn channel_over(stream: TlsStream<TcpStream>) -> Result<Channel, Failure> {
+async fn channel_over(stream: Recording) -> Result<Channel, Failure> {
     let slot = Arc::new(Mutex::new(Some(stream)));
     let connector = tower::service_fn(move |_uri| {
         let taken = slot.lock().map(|mut s| s.take()).unwrap_or(None);
@@ -141,9 +202,12 @@ fn classify_rustls(tls: &rustls::Error, stage: &str) -> Option<Failure> {
     use rustls::AlertDescription as A;
     match tls {
         // Our verifier refused the server: the error carries the verdict's reason.
-        rustls::Error::InvalidCertificate(reason) => {
-            Some(Failure::Fatal(Error::ServerRejected { reason: certificate_reason(reason) }))
-        }
+        rustls::Error::InvalidCertificate(reason) => Some(Failure::Fatal(Error::ServerRejected {
+            reason: match initra_ratls::verifier::ratls_error(tls) {
+                Some(e) => e.to_string(),
+                None => certificate_reason(reason),
+            },
+        })),
         rustls::Error::General(reason) => Some(Failure::Fatal(Error::ServerRejected { reason: reason.clone() })),
         // The server refused our certificate during the handshake.
         rustls::Error::AlertReceived(

@@ -12,6 +12,7 @@
 
 mod config;
 mod connect;
+pub mod danger;
 mod error;
 mod reply;
 mod retry;
@@ -32,7 +33,7 @@ pub use error::Error;
 pub use reply::decode_occlum_reply;
 pub use retry::RetryPolicy;
 
-use connect::{classify, connect_once, Failure};
+use connect::{classify, connect_once, take_fatal, Failure, FatalSlot};
 use retry::Schedule;
 
 /// Secrets as returned: name and exact bytes, in request order.
@@ -44,6 +45,8 @@ pub struct SecretClient {
     tls: Arc<rustls::ClientConfig>,
     name: ServerName<'static>,
     channel: Option<Channel>,
+    /// Fatal TLS events of the current connection (see [`FatalSlot`]).
+    fatal: FatalSlot,
     /// Learnt on the first UNIMPLEMENTED: the server only speaks Occlum's service.
     occlum_only: bool,
 }
@@ -53,7 +56,7 @@ impl SecretClient {
     pub async fn connect(config: ClientConfig) -> Result<Self, Error> {
         let tls = connect::tls_config(&config)?;
         let name = connect::server_name(&config.server)?;
-        let mut client = Self { config, tls, name, channel: None, occlum_only: false };
+        let mut client = Self { config, tls, name, channel: None, fatal: FatalSlot::default(), occlum_only: false };
         let mut schedule = Schedule::new(client.config.retry.clone(), client.config.deadline);
         let mut last = String::new();
         while schedule.start_attempt() {
@@ -89,6 +92,11 @@ impl SecretClient {
                 Ok(()) => self.fetch(names, schedule.remaining()).await,
                 Err(f) => Err(f),
             };
+            // A refusal seen by the TLS layer outranks the "unavailable" tonic made of it.
+            let result = match (result, take_fatal(&self.fatal)) {
+                (Err(Failure::Retry(_)), Some(fatal)) => Err(Failure::Fatal(fatal)),
+                (r, _) => r,
+            };
             match result {
                 Ok(secrets) => return Ok(secrets),
                 Err(Failure::Fatal(e)) => return Err(e),
@@ -116,7 +124,7 @@ impl SecretClient {
             .who_am_i(req)
             .await
             .map(tonic::Response::into_inner)
-            .map_err(|s| into_error(status_failure(&s, None)))
+            .map_err(|s| take_fatal(&self.fatal).unwrap_or_else(|| into_error(status_failure(&s, None))))
     }
 
     async fn open(&mut self, schedule: &Schedule) -> Result<(), Failure> {
@@ -124,7 +132,8 @@ impl SecretClient {
             return Ok(());
         }
         let timeout = self.config.connect_timeout.min(schedule.remaining());
-        self.channel = Some(connect_once(&self.config.server, &self.name, &self.tls, timeout).await?);
+        self.fatal = FatalSlot::default();
+        self.channel = Some(connect_once(&self.config.server, &self.name, &self.tls, timeout, &self.fatal).await?);
         Ok(())
     }
 
@@ -135,8 +144,8 @@ impl SecretClient {
                 names: names.iter().map(|n| (*n).to_owned()).collect(),
             });
             req.set_timeout(remaining);
-            let call = pb::secrets_client::SecretsClient::new(channel.clone()).get_secrets(req);
-            match tokio::time::timeout(remaining, call).await {
+            let mut secrets = pb::secrets_client::SecretsClient::new(channel.clone());
+            match tokio::time::timeout(remaining, secrets.get_secrets(req)).await {
                 Err(_) => return Err(Failure::Retry(format!("GetSecrets timed out after {remaining:?}"))),
                 Ok(Ok(resp)) => return check_order(names, resp.into_inner()),
                 Ok(Err(status)) if status.code() == Code::Unimplemented => {

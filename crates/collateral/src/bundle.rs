@@ -75,9 +75,13 @@ impl Bundle {
             )));
         }
         let text = std::fs::read_to_string(path).map_err(crate::error::io_err(path))?;
-        let json: BundleJson = serde_json::from_str(&text).map_err(|e| err(format!("JSON: {e}")))?;
+        let json: BundleJson =
+            serde_json::from_str(&text).map_err(|e| err(format!("JSON: {e}")))?;
         if json.format != BUNDLE_FORMAT {
-            return Err(err(format!("format: expected {BUNDLE_FORMAT}, got {:?}", json.format)));
+            return Err(err(format!(
+                "format: expected {BUNDLE_FORMAT}, got {:?}",
+                json.format
+            )));
         }
         if json.version != BUNDLE_VERSION {
             return Err(err(format!(
@@ -85,11 +89,16 @@ impl Bundle {
                 json.version
             )));
         }
-        let created = parse_rfc3339(&json.created)
-            .ok_or_else(|| err(format!("created: expected RFC 3339, got {:?}", json.created)))?;
+        let created = parse_rfc3339(&json.created).ok_or_else(|| {
+            err(format!(
+                "created: expected RFC 3339, got {:?}",
+                json.created
+            ))
+        })?;
         let mut bundle = Self::new(created);
         for (name, e) in json.entries {
-            let entry = CollateralEntry::from_json(e).map_err(|e| err(format!("entry {name}: {e}")))?;
+            let entry =
+                CollateralEntry::from_json(e).map_err(|e| err(format!("entry {name}: {e}")))?;
             if entry.key.id() != name {
                 return Err(err(format!("entry {name}: key fields say {}", entry.key)));
             }
@@ -104,7 +113,11 @@ impl Bundle {
             format: BUNDLE_FORMAT.into(),
             version: BUNDLE_VERSION,
             created: fmt_unix(self.created),
-            entries: self.entries.values().map(|e| (e.key.id(), e.to_json())).collect(),
+            entries: self
+                .entries
+                .values()
+                .map(|e| (e.key.id(), e.to_json()))
+                .collect(),
         };
         let bytes = serde_json::to_vec_pretty(&json).map_err(|e| Error::Bundle {
             path: path.to_owned(),
@@ -118,12 +131,12 @@ impl Bundle {
         self.entries
             .values()
             .map(|e| {
-                ReadyEntry::new(e.clone(), &format!("{} entry {}", path.display(), e.key)).map_err(|err| {
-                    Error::Bundle {
+                ReadyEntry::new(e.clone(), &format!("{} entry {}", path.display(), e.key)).map_err(
+                    |err| Error::Bundle {
                         path: path.to_owned(),
                         reason: err.to_string(),
-                    }
-                })
+                    },
+                )
             })
             .collect()
     }
@@ -217,4 +230,3 @@ pub struct ItemSummary {
     /// `nextUpdate`.
     pub next_update: Option<String>,
 }
-

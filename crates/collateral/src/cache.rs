@@ -52,7 +52,9 @@ impl CollateralCache {
 
     /// The file holding `key`'s entry, if persisted.
     pub fn path_for(&self, key: &CollateralKey) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.join(format!("{}.json", key.id())))
+        self.dir
+            .as_ref()
+            .map(|d| d.join(format!("{}.json", key.id())))
     }
 
     /// The entry for `key`: from memory, else from its file (loaded into memory). An unreadable

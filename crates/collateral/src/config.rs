@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::cache::CollateralCache;
 use crate::freshness::{parse_duration, FreshnessChecked, FreshnessPolicy};
 use crate::http::{HttpLimits, TlsTrust};
 use crate::pccs::{PccsClient, PccsConfig};
 use crate::qcnl::{resolve_pccs, ResolvedPccs, DEFAULT_QCNL_CONF, PCCS_URL_ENV};
 use crate::source::{BundleSource, CachedSource, SourceChain};
-use crate::cache::CollateralCache;
 use crate::Error;
 
 /// A source kind in [`CollateralSettings::sources`].
@@ -65,12 +65,18 @@ pub struct CollateralSettings {
 impl CollateralSettings {
     /// The freshness policy these settings ask for.
     pub fn freshness(&self) -> Result<FreshnessPolicy, Error> {
-        FreshnessPolicy::from_strs(self.max_collateral_age.as_deref(), self.collateral_grace.as_deref())
+        FreshnessPolicy::from_strs(
+            self.max_collateral_age.as_deref(),
+            self.collateral_grace.as_deref(),
+        )
     }
 
     /// The PCCS to use, resolved from these settings, `PCCS_URL` and the QCNL file.
     pub fn resolve_pccs(&self) -> Result<Option<ResolvedPccs>, Error> {
-        let qcnl = self.qcnl_conf.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_QCNL_CONF));
+        let qcnl = self
+            .qcnl_conf
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_QCNL_CONF));
         resolve_pccs(
             self.pccs_url.as_deref(),
             std::env::var(PCCS_URL_ENV).ok(),
@@ -154,15 +160,20 @@ impl CollateralSettings {
                         (Some(c), None) => format!("pccs {}", c.url()),
                         _ => "cache".to_owned(),
                     };
-                    let mut source = CachedSource::new(cache.unwrap_or_else(CollateralCache::in_memory), client);
-                    if let Some(m) = opt_duration(self.refresh_margin.as_deref(), "refresh_margin")? {
+                    let mut source =
+                        CachedSource::new(cache.unwrap_or_else(CollateralCache::in_memory), client);
+                    if let Some(m) = opt_duration(self.refresh_margin.as_deref(), "refresh_margin")?
+                    {
                         source = source.with_refresh_margin(m);
                     }
                     chain.push(label, Box::new(source));
                 }
                 SourceKind::Bundle => {
                     for path in &self.bundles {
-                        chain.push(format!("bundle {}", path.display()), Box::new(BundleSource::open(path)?));
+                        chain.push(
+                            format!("bundle {}", path.display()),
+                            Box::new(BundleSource::open(path)?),
+                        );
                     }
                 }
             }

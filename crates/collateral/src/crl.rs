@@ -33,10 +33,10 @@ pub fn crl_der(bytes: &[u8], item: &str) -> Result<Vec<u8>, Error> {
     }
     // DER starts with 0x30 (SEQUENCE), which is also ASCII '0' (as in hex "0x..."): try DER
     // first, text second.
-    let textual = bytes.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
-    let der = if bytes.first() == Some(&0x30) && !textual {
-        bytes.to_vec()
-    } else if bytes.first() == Some(&0x30) && crl_dates(bytes, item).is_ok() {
+    let textual = bytes
+        .iter()
+        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+    let der = if bytes.first() == Some(&0x30) && (!textual || crl_dates(bytes, item).is_ok()) {
         bytes.to_vec()
     } else {
         let text = std::str::from_utf8(bytes)
@@ -62,7 +62,9 @@ pub fn crl_der(bytes: &[u8], item: &str) -> Result<Vec<u8>, Error> {
                 .filter(|c| !c.is_ascii_whitespace())
                 .collect();
             hex::decode(&hex_text).map_err(|e| {
-                err(format!("neither DER (starts with 0x30), hex nor PEM: hex: {e}"))
+                err(format!(
+                    "neither DER (starts with 0x30), hex nor PEM: hex: {e}"
+                ))
             })?
         }
     };
@@ -102,7 +104,10 @@ mod tests {
         let hex_text = hex::encode(ROOT_CRL);
         // PEM is covered in tests/pccs.rs (needs a base64 encoder).
         assert_eq!(crl_der(ROOT_CRL, "root CA CRL").unwrap(), ROOT_CRL);
-        assert_eq!(crl_der(hex_text.as_bytes(), "root CA CRL").unwrap(), ROOT_CRL);
+        assert_eq!(
+            crl_der(hex_text.as_bytes(), "root CA CRL").unwrap(),
+            ROOT_CRL
+        );
         assert_eq!(
             crl_der(format!("0x{}\n", hex_text.to_uppercase()).as_bytes(), "x").unwrap(),
             ROOT_CRL

@@ -28,7 +28,9 @@ pub enum FreshnessError {
         grace: String,
     },
     /// An item was issued before `now - max_age`.
-    #[error("collateral {item} too old: issued {issued}, {age} before now {now}; max age {max_age}")]
+    #[error(
+        "collateral {item} too old: issued {issued}, {age} before now {now}; max age {max_age}"
+    )]
     TooOld {
         /// Which item.
         item: Item,
@@ -66,13 +68,21 @@ impl FreshnessPolicy {
     /// Parses the settings from human-readable durations (`7d`, `12h`), as in configs and flags.
     pub fn from_strs(max_age: Option<&str>, grace: Option<&str>) -> Result<Self, crate::Error> {
         Ok(Self {
-            max_age: max_age.map(|s| parse_duration(s, "max collateral age")).transpose()?,
-            grace: grace.map(|s| parse_duration(s, "collateral grace")).transpose()?,
+            max_age: max_age
+                .map(|s| parse_duration(s, "max collateral age"))
+                .transpose()?,
+            grace: grace
+                .map(|s| parse_duration(s, "collateral grace"))
+                .transpose()?,
         })
     }
 
     /// Checks every item of `collateral` at `now`.
-    pub fn check(&self, collateral: &QuoteCollateralV3, now: SystemTime) -> Result<(), FreshnessError> {
+    pub fn check(
+        &self,
+        collateral: &QuoteCollateralV3,
+        now: SystemTime,
+    ) -> Result<(), FreshnessError> {
         let dates = item_dates(collateral).map_err(|e| FreshnessError::Unreadable {
             item: "set".into(),
             reason: e.to_string(),
@@ -191,29 +201,50 @@ mod tests {
     fn max_age_accepts_june_set_on_june_5_rejects_on_june_20() {
         let policy = FreshnessPolicy::from_strs(Some("7d"), None).unwrap();
         policy.check(&june(), at("2025-06-05T00:00:00Z")).unwrap();
-        let err = policy.check(&june(), at("2025-06-20T00:00:00Z")).unwrap_err();
-        assert!(matches!(err, FreshnessError::TooOld { item: Item::PckCrl, .. }), "{err}");
+        let err = policy
+            .check(&june(), at("2025-06-20T00:00:00Z"))
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FreshnessError::TooOld {
+                    item: Item::PckCrl,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert_eq!(
             err.to_string(),
             "collateral PCK CRL too old: issued 2025-06-04T09:19:31Z, 15days 14h 40m 29s before now \
              2025-06-20T00:00:00Z; max age 7days"
         );
         // Without a max age the same set is still inside its window.
-        FreshnessPolicy::default().check(&june(), at("2025-06-20T00:00:00Z")).unwrap();
+        FreshnessPolicy::default()
+            .check(&june(), at("2025-06-20T00:00:00Z"))
+            .unwrap();
     }
 
     #[test]
     fn expiry_names_item_and_date_and_grace_is_explicit() {
         let now = at("2025-07-05T00:00:00Z");
         let err = FreshnessPolicy::default().check(&june(), now).unwrap_err();
-        let FreshnessError::Expired { item, next_update, .. } = &err else {
+        let FreshnessError::Expired {
+            item, next_update, ..
+        } = &err
+        else {
             panic!("{err}")
         };
         assert_eq!(*item, Item::PckCrl);
         assert_eq!(next_update, "2025-07-04T09:19:31Z");
-        let graced = FreshnessPolicy { max_age: None, grace: Some(Duration::from_secs(86400)) };
+        let graced = FreshnessPolicy {
+            max_age: None,
+            grace: Some(Duration::from_secs(86400)),
+        };
         graced.check(&june(), now).unwrap();
-        let err = graced.check(&june(), at("2025-07-06T00:00:00Z")).unwrap_err();
+        let err = graced
+            .check(&june(), at("2025-07-06T00:00:00Z"))
+            .unwrap_err();
         assert!(err.to_string().ends_with("(grace 1day exceeded)"), "{err}");
     }
 }

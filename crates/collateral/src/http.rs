@@ -103,13 +103,14 @@ impl HttpClient {
         let mut delay = self.limits.backoff;
         let mut attempt = 0u32;
         loop {
-            let result = match tokio::time::timeout(self.limits.request_timeout, self.get_once(url)).await {
-                Ok(r) => r,
-                Err(_) => Err(Error::Timeout {
-                    url: url.to_owned(),
-                    after: fmt_duration(self.limits.request_timeout),
-                }),
-            };
+            let result =
+                match tokio::time::timeout(self.limits.request_timeout, self.get_once(url)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(Error::Timeout {
+                        url: url.to_owned(),
+                        after: fmt_duration(self.limits.request_timeout),
+                    }),
+                };
             let err = match result {
                 Ok(resp) => return Ok(resp),
                 Err(e) => e,
@@ -159,7 +160,10 @@ impl HttpClient {
             .unwrap_or_else(|| "/".into());
         let request = hyper::Request::get(path)
             .header(hyper::header::HOST, authority)
-            .header(hyper::header::USER_AGENT, concat!("initra/", env!("CARGO_PKG_VERSION")))
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("initra/", env!("CARGO_PKG_VERSION")),
+            )
             .header(hyper::header::ACCEPT, "*/*")
             .body(Empty::<Bytes>::new())
             .map_err(|e| unreachable(format!("request: {e}")))?;
@@ -167,7 +171,12 @@ impl HttpClient {
         let connect_timeout = self.limits.connect_timeout;
         let tcp = tokio::time::timeout(connect_timeout, TcpStream::connect((host.as_str(), port)))
             .await
-            .map_err(|_| unreachable(format!("connect: no answer within {}", fmt_duration(connect_timeout))))?
+            .map_err(|_| {
+                unreachable(format!(
+                    "connect: no answer within {}",
+                    fmt_duration(connect_timeout)
+                ))
+            })?
             .map_err(|e| unreachable(format!("connect {host}:{port}: {e}")))?;
         if https {
             let name = ServerName::try_from(host.clone())
@@ -177,7 +186,12 @@ impl HttpClient {
                 tokio_rustls::TlsConnector::from(Arc::clone(&self.tls)).connect(name, tcp),
             )
             .await
-            .map_err(|_| unreachable(format!("TLS handshake: no answer within {}", fmt_duration(connect_timeout))))?
+            .map_err(|_| {
+                unreachable(format!(
+                    "TLS handshake: no answer within {}",
+                    fmt_duration(connect_timeout)
+                ))
+            })?
             .map_err(|e| unreachable(format!("TLS handshake: {e}")))?;
             send(url, tls, request).await
         } else {
@@ -186,7 +200,11 @@ impl HttpClient {
     }
 }
 
-async fn send<S>(url: &str, stream: S, request: hyper::Request<Empty<Bytes>>) -> Result<Response, Error>
+async fn send<S>(
+    url: &str,
+    stream: S,
+    request: hyper::Request<Empty<Bytes>>,
+) -> Result<Response, Error>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -234,7 +252,9 @@ where
 
 fn status_hint(status: u16, body: &[u8]) -> String {
     let why = match status {
-        404 => " (not found: unknown FMSPC / CA for this PCCS, or the URL is not a PCCS v4 API base)",
+        404 => {
+            " (not found: unknown FMSPC / CA for this PCCS, or the URL is not a PCCS v4 API base)"
+        }
         401 | 403 => " (refused: the PCCS / PCS rejects this client; check its access settings)",
         429 => " (rate limited)",
         500..=599 => " (PCCS server error; it may be unable to reach Intel PCS)",
@@ -340,7 +360,12 @@ pub(crate) mod danger {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
         }
 
         fn verify_tls13_signature(
@@ -349,7 +374,12 @@ pub(crate) mod danger {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
         }
 
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -177,7 +177,9 @@ impl FromStr for CollateralKey {
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(Error::Key {
-                reason: format!("expected tee-fmspc-ca (e.g. tdx-00806f050000-platform), got {s:?}"),
+                reason: format!(
+                    "expected tee-fmspc-ca (e.g. tdx-00806f050000-platform), got {s:?}"
+                ),
             });
         };
         let tee = match tee {
@@ -209,6 +211,8 @@ mod tests {
         assert_eq!(key.fmspc.bytes(), [0, 0x80, 0x6f, 5, 0, 0]);
         assert_eq!(key.id(), "tdx-00806f050000-platform");
         assert!("tdx-00806f0500-platform".parse::<CollateralKey>().is_err());
-        assert!("snp-00806f050000-platform".parse::<CollateralKey>().is_err());
+        assert!("snp-00806f050000-platform"
+            .parse::<CollateralKey>()
+            .is_err());
     }
 }

@@ -99,7 +99,9 @@ impl PccsClient {
         let backoff = (0..l.retries).fold(Duration::ZERO, |acc, i| {
             acc.saturating_add(l.backoff.saturating_mul(1u32 << i.min(16)))
         });
-        l.request_timeout.saturating_mul(attempts).saturating_add(backoff)
+        l.request_timeout
+            .saturating_mul(attempts)
+            .saturating_add(backoff)
     }
 
     /// The TCB info URL for `key`.
@@ -119,24 +121,43 @@ impl PccsClient {
 
     /// The PCK CRL URL for `key`.
     pub fn pck_crl_url(&self, key: &CollateralKey) -> String {
-        format!("{}/sgx/certification/v4/pckcrl?ca={}&encoding=der", self.base, key.ca)
+        format!(
+            "{}/sgx/certification/v4/pckcrl?ca={}&encoding=der",
+            self.base, key.ca
+        )
     }
 
     /// Fetches the collateral for `key`.
     pub async fn fetch(&self, key: &CollateralKey) -> Result<QuoteCollateralV3, Error> {
-        let (tcb_url, qe_url, crl_url) = (self.tcb_url(key), self.qe_identity_url(key.tee), self.pck_crl_url(key));
-        let (tcb, qe, pck) = tokio::try_join!(self.http.get(&tcb_url), self.http.get(&qe_url), self.http.get(&crl_url))?;
+        let (tcb_url, qe_url, crl_url) = (
+            self.tcb_url(key),
+            self.qe_identity_url(key.tee),
+            self.pck_crl_url(key),
+        );
+        let (tcb, qe, pck) = tokio::try_join!(
+            self.http.get(&tcb_url),
+            self.http.get(&qe_url),
+            self.http.get(&crl_url)
+        )?;
 
-        let tcb_info_issuer_chain = issuer_chain(&tcb_url, &tcb, &["TCB-Info-Issuer-Chain", "SGX-TCB-Info-Issuer-Chain"])?;
+        let tcb_info_issuer_chain = issuer_chain(
+            &tcb_url,
+            &tcb,
+            &["TCB-Info-Issuer-Chain", "SGX-TCB-Info-Issuer-Chain"],
+        )?;
         let (tcb_info, tcb_info_signature) = signed_json(&tcb_url, &tcb.body, "tcbInfo")?;
         check_tcb_info(&tcb_url, &tcb_info, key)?;
 
         let qe_identity_issuer_chain = issuer_chain(
             &qe_url,
             &qe,
-            &["SGX-Enclave-Identity-Issuer-Chain", "Enclave-Identity-Issuer-Chain"],
+            &[
+                "SGX-Enclave-Identity-Issuer-Chain",
+                "Enclave-Identity-Issuer-Chain",
+            ],
         )?;
-        let (qe_identity, qe_identity_signature) = signed_json(&qe_url, &qe.body, "enclaveIdentity")?;
+        let (qe_identity, qe_identity_signature) =
+            signed_json(&qe_url, &qe.body, "enclaveIdentity")?;
         check_qe_identity(&qe_url, &qe_identity, key.tee)?;
 
         let pck_crl_issuer_chain = issuer_chain(&crl_url, &pck, &["SGX-PCK-CRL-Issuer-Chain"])?;
@@ -190,7 +211,9 @@ impl PccsClient {
         } else {
             let url = format!("{}/sgx/certification/v4/rootcacrl", self.base);
             match self.http.get(&url).await {
-                Ok(resp) => return crl_der(&resp.body, "root CA CRL").map_err(|e| bad(&url, e.to_string())),
+                Ok(resp) => {
+                    return crl_der(&resp.body, "root CA CRL").map_err(|e| bad(&url, e.to_string()))
+                }
                 // Older PCCS versions lack the endpoint: use the root's distribution point.
                 Err(Error::HttpStatus { status: 404, .. }) => {
                     crl_distribution_point(pck_crl_chain).map_err(|reason| bad(&url, reason))?
@@ -231,10 +254,18 @@ fn issuer_chain(url: &str, resp: &Response, names: &[&str]) -> Result<String, Er
         .ok_or_else(|| bad(url, format!("missing header {}", names.join(" / "))))?;
     let pem = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
-        .map_err(|e| bad(url, format!("header {}: not URL-encoded UTF-8: {e}", names.join(" / "))))?
+        .map_err(|e| {
+            bad(
+                url,
+                format!("header {}: not URL-encoded UTF-8: {e}", names.join(" / ")),
+            )
+        })?
         .into_owned();
     if !pem.contains("-----BEGIN CERTIFICATE-----") {
-        return Err(bad(url, format!("header {}: no PEM certificate", names.join(" / "))));
+        return Err(bad(
+            url,
+            format!("header {}: no PEM certificate", names.join(" / ")),
+        ));
     }
     Ok(pem)
 }
@@ -261,10 +292,15 @@ fn signed_json(url: &str, body: &[u8], field: &str) -> Result<(String, Vec<u8>),
         _ => parsed.enclave_identity,
     }
     .ok_or_else(|| bad(url, format!("body: missing {field}")))?;
-    let sig_hex = parsed.signature.ok_or_else(|| bad(url, "body: missing signature".into()))?;
+    let sig_hex = parsed
+        .signature
+        .ok_or_else(|| bad(url, "body: missing signature".into()))?;
     let sig = hex::decode(&sig_hex).map_err(|e| bad(url, format!("signature: not hex: {e}")))?;
     if sig.len() != 64 {
-        return Err(bad(url, format!("signature: expected 64 bytes, got {}", sig.len())));
+        return Err(bad(
+            url,
+            format!("signature: expected 64 bytes, got {}", sig.len()),
+        ));
     }
     Ok((inner.get().to_owned(), sig))
 }
@@ -277,10 +313,14 @@ struct IdAndFmspc {
 
 /// Catches a PCCS answering with another platform's or TEE's data.
 fn check_tcb_info(url: &str, text: &str, key: &CollateralKey) -> Result<(), Error> {
-    let v: IdAndFmspc = serde_json::from_str(text).map_err(|e| bad(url, format!("tcbInfo: {e}")))?;
+    let v: IdAndFmspc =
+        serde_json::from_str(text).map_err(|e| bad(url, format!("tcbInfo: {e}")))?;
     let fmspc = v.fmspc.unwrap_or_default().to_lowercase();
     if fmspc != key.fmspc.to_string() {
-        return Err(bad(url, format!("tcbInfo.fmspc: expected {}, got {fmspc:?}", key.fmspc)));
+        return Err(bad(
+            url,
+            format!("tcbInfo.fmspc: expected {}, got {fmspc:?}", key.fmspc),
+        ));
     }
     let expected = match key.tee {
         Tee::Sgx => "SGX",
@@ -289,19 +329,26 @@ fn check_tcb_info(url: &str, text: &str, key: &CollateralKey) -> Result<(), Erro
     match v.id.as_deref() {
         None if key.tee == Tee::Sgx => Ok(()),
         Some(id) if id == expected => Ok(()),
-        other => Err(bad(url, format!("tcbInfo.id: expected {expected}, got {other:?}"))),
+        other => Err(bad(
+            url,
+            format!("tcbInfo.id: expected {expected}, got {other:?}"),
+        )),
     }
 }
 
 fn check_qe_identity(url: &str, text: &str, tee: Tee) -> Result<(), Error> {
-    let v: IdAndFmspc = serde_json::from_str(text).map_err(|e| bad(url, format!("enclaveIdentity: {e}")))?;
+    let v: IdAndFmspc =
+        serde_json::from_str(text).map_err(|e| bad(url, format!("enclaveIdentity: {e}")))?;
     let expected = match tee {
         Tee::Sgx => "QE",
         Tee::Tdx => "TD_QE",
     };
     match v.id.as_deref() {
         Some(id) if id == expected => Ok(()),
-        other => Err(bad(url, format!("enclaveIdentity.id: expected {expected}, got {other:?}"))),
+        other => Err(bad(
+            url,
+            format!("enclaveIdentity.id: expected {expected}, got {other:?}"),
+        )),
     }
 }
 
@@ -311,7 +358,8 @@ fn crl_distribution_point(chain_pem: &str) -> Result<String, String> {
         .filter_map(Result::ok)
         .last()
         .ok_or("issuer chain: no certificate")?;
-    let (_, cert) = X509Certificate::from_der(&root.contents).map_err(|e| format!("root certificate: {e}"))?;
+    let (_, cert) =
+        X509Certificate::from_der(&root.contents).map_err(|e| format!("root certificate: {e}"))?;
     for ext in cert.extensions() {
         if let ParsedExtension::CRLDistributionPoints(points) = ext.parsed_extension() {
             for p in points.iter() {
@@ -334,8 +382,14 @@ mod tests {
 
     #[test]
     fn base_url_strips_api_path() {
-        assert_eq!(base_url("https://localhost:8081/sgx/certification/v4/"), "https://localhost:8081");
-        assert_eq!(base_url("https://api.trustedservices.intel.com/tdx/certification/v4"), INTEL_PCS_URL);
+        assert_eq!(
+            base_url("https://localhost:8081/sgx/certification/v4/"),
+            "https://localhost:8081"
+        );
+        assert_eq!(
+            base_url("https://api.trustedservices.intel.com/tdx/certification/v4"),
+            INTEL_PCS_URL
+        );
         assert_eq!(base_url("http://h:1/"), "http://h:1");
     }
 
@@ -346,6 +400,10 @@ mod tests {
         assert_eq!(text, r#"{"b":1,  "a":"x"}"#);
         assert_eq!(sig.len(), 64);
         let err = signed_json("http://x/tcb", b"<html>", "tcbInfo").unwrap_err();
-        assert!(err.to_string().starts_with("PCCS http://x/tcb: bad response: body: expected JSON"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("PCCS http://x/tcb: bad response: body: expected JSON"),
+            "{err}"
+        );
     }
 }

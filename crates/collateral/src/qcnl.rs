@@ -107,15 +107,24 @@ fn parse_qcnl(text: &str) -> Result<QcnlSettings, String> {
             serde_json::from_str(&json).map_err(|e| format!("JSON (comments removed): {e}"))?;
         let url = match v.get("pccs_url") {
             None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(s)) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+            Some(serde_json::Value::String(s)) => {
+                Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+            }
             Some(other) => return Err(format!("pccs_url: expected a string, got {other}")),
         };
         let use_secure_cert = match v.get("use_secure_cert") {
             None | Some(serde_json::Value::Null) => None,
             Some(serde_json::Value::Bool(b)) => Some(*b),
-            Some(other) => return Err(format!("use_secure_cert: expected true or false, got {other}")),
+            Some(other) => {
+                return Err(format!(
+                    "use_secure_cert: expected true or false, got {other}"
+                ))
+            }
         };
-        return Ok(QcnlSettings { url, use_secure_cert });
+        return Ok(QcnlSettings {
+            url,
+            use_secure_cert,
+        });
     }
     // Legacy `KEY=VALUE` format (DCAP < 1.13).
     let mut out = QcnlSettings::default();
@@ -133,7 +142,11 @@ fn parse_qcnl(text: &str) -> Result<QcnlSettings, String> {
                 out.use_secure_cert = match v.trim().to_ascii_uppercase().as_str() {
                     "TRUE" => Some(true),
                     "FALSE" => Some(false),
-                    other => return Err(format!("USE_SECURE_CERT: expected TRUE or FALSE, got {other}")),
+                    other => {
+                        return Err(format!(
+                            "USE_SECURE_CERT: expected TRUE or FALSE, got {other}"
+                        ))
+                    }
                 }
             }
             _ => {}
@@ -208,31 +221,62 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let qcnl = dir.path().join("qcnl.conf");
         std::fs::write(&qcnl, INTEL_STYLE).unwrap();
-        let r = resolve_pccs(Some("https://cfg:1"), Some("https://env:2".into()), &qcnl, None)
+        let r = resolve_pccs(
+            Some("https://cfg:1"),
+            Some("https://env:2".into()),
+            &qcnl,
+            None,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (r.url.as_str(), r.origin, r.use_secure_cert),
+            ("https://cfg:1", UrlOrigin::Config, true)
+        );
+        let r = resolve_pccs(None, Some("https://env:2".into()), &qcnl, None)
             .unwrap()
             .unwrap();
-        assert_eq!((r.url.as_str(), r.origin, r.use_secure_cert), ("https://cfg:1", UrlOrigin::Config, true));
-        let r = resolve_pccs(None, Some("https://env:2".into()), &qcnl, None).unwrap().unwrap();
-        assert_eq!((r.url.as_str(), r.origin), ("https://env:2", UrlOrigin::Env));
+        assert_eq!(
+            (r.url.as_str(), r.origin),
+            ("https://env:2", UrlOrigin::Env)
+        );
         let r = resolve_pccs(None, None, &qcnl, None).unwrap().unwrap();
         assert_eq!(r.url, "https://localhost:8081/sgx/certification/v4/");
         assert!(!r.use_secure_cert);
         assert_eq!(r.origin, UrlOrigin::Qcnl(qcnl.clone()));
         // initra's own use_secure_cert wins over the file's.
-        assert!(resolve_pccs(None, None, &qcnl, Some(true)).unwrap().unwrap().use_secure_cert);
-        assert_eq!(resolve_pccs(None, None, &dir.path().join("missing"), None).unwrap(), None);
+        assert!(
+            resolve_pccs(None, None, &qcnl, Some(true))
+                .unwrap()
+                .unwrap()
+                .use_secure_cert
+        );
+        assert_eq!(
+            resolve_pccs(None, None, &dir.path().join("missing"), None).unwrap(),
+            None
+        );
     }
 
     #[test]
     fn legacy_and_broken_files() {
-        let s = parse_qcnl("# old\nPCCS_URL=https://pccs:8081/sgx/certification/v3/\nUSE_SECURE_CERT=FALSE\n").unwrap();
-        assert_eq!(s.url.as_deref(), Some("https://pccs:8081/sgx/certification/v3/"));
+        let s = parse_qcnl(
+            "# old\nPCCS_URL=https://pccs:8081/sgx/certification/v3/\nUSE_SECURE_CERT=FALSE\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.url.as_deref(),
+            Some("https://pccs:8081/sgx/certification/v3/")
+        );
         assert_eq!(s.use_secure_cert, Some(false));
         let dir = tempfile::tempdir().unwrap();
         let qcnl = dir.path().join("qcnl.conf");
         std::fs::write(&qcnl, "{ \"pccs_url\": 5 }").unwrap();
         let err = resolve_pccs(None, None, &qcnl, None).unwrap_err();
-        assert!(err.to_string().ends_with("qcnl.conf: pccs_url: expected a string, got 5"), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("qcnl.conf: pccs_url: expected a string, got 5"),
+            "{err}"
+        );
         // A "//" inside a string is not a comment.
         let s = parse_qcnl("{\"pccs_url\": \"http://h:1//x\"}").unwrap();
         assert_eq!(s.url.as_deref(), Some("http://h:1//x"));

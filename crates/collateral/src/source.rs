@@ -169,7 +169,10 @@ impl CachedSource {
 
 fn expired_text(e: &ReadyEntry) -> String {
     match e.window.until {
-        Some((until, item)) => format!("cached collateral expired ({item} nextUpdate {})", fmt_unix(until)),
+        Some((until, item)) => format!(
+            "cached collateral expired ({item} nextUpdate {})",
+            fmt_unix(until)
+        ),
         None => "cached collateral expired".into(),
     }
 }
@@ -187,9 +190,15 @@ impl CollateralSource for CachedSource {
         self.collateral_for_at(quote, SystemTime::now())
     }
 
-    fn collateral_for_at(&self, quote: &Quote, now: SystemTime) -> Result<Arc<Collateral>, initra_verify::Error> {
+    fn collateral_for_at(
+        &self,
+        quote: &Quote,
+        now: SystemTime,
+    ) -> Result<Arc<Collateral>, initra_verify::Error> {
         let key = key_of(quote)?;
-        self.get(&key, now).map(|e| Arc::clone(&e.collateral)).map_err(verify_err)
+        self.get(&key, now)
+            .map(|e| Arc::clone(&e.collateral))
+            .map_err(verify_err)
     }
 }
 
@@ -255,7 +264,11 @@ impl BundleSource {
                 tried: format!(
                     "bundle {} holds {}",
                     self.path.display(),
-                    if held.is_empty() { "nothing".into() } else { held.join(", ") }
+                    if held.is_empty() {
+                        "nothing".into()
+                    } else {
+                        held.join(", ")
+                    }
                 ),
             }
         })
@@ -265,7 +278,9 @@ impl BundleSource {
 impl CollateralSource for BundleSource {
     fn collateral_for(&self, quote: &Quote) -> Result<Arc<Collateral>, initra_verify::Error> {
         let key = key_of(quote)?;
-        self.get(&key).map(|e| Arc::clone(&e.collateral)).map_err(verify_err)
+        self.get(&key)
+            .map(|e| Arc::clone(&e.collateral))
+            .map_err(verify_err)
     }
 }
 
@@ -297,7 +312,11 @@ impl CollateralSource for SourceChain {
         self.collateral_for_at(quote, SystemTime::now())
     }
 
-    fn collateral_for_at(&self, quote: &Quote, now: SystemTime) -> Result<Arc<Collateral>, initra_verify::Error> {
+    fn collateral_for_at(
+        &self,
+        quote: &Quote,
+        now: SystemTime,
+    ) -> Result<Arc<Collateral>, initra_verify::Error> {
         let key = key_of(quote)?;
         let mut tried = Vec::new();
         for (label, source) in &self.sources {
@@ -311,7 +330,11 @@ impl CollateralSource for SourceChain {
         }
         Err(verify_err(Error::NoCollateral {
             key: key.id(),
-            tried: if tried.is_empty() { "no source configured".into() } else { tried.join("; ") },
+            tried: if tried.is_empty() {
+                "no source configured".into()
+            } else {
+                tried.join("; ")
+            },
         }))
     }
 }

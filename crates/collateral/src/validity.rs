@@ -69,7 +69,10 @@ pub fn item_dates(c: &QuoteCollateralV3) -> Result<Vec<ItemDates>, Error> {
             next_update: Some(next_update),
         });
     }
-    for (item, der) in [(Item::PckCrl, &c.pck_crl), (Item::RootCaCrl, &c.root_ca_crl)] {
+    for (item, der) in [
+        (Item::PckCrl, &c.pck_crl),
+        (Item::RootCaCrl, &c.root_ca_crl),
+    ] {
         let d = crl_dates(der, item.name())?;
         out.push(ItemDates {
             item,
@@ -112,8 +115,12 @@ fn json_dates(text: &str, item: Item) -> Result<(i64, i64), Error> {
         reason,
     };
     let d: Dates = serde_json::from_str(text).map_err(|e| bad(format!("JSON: {e}")))?;
-    let issued = parse_rfc3339(&d.issue_date)
-        .ok_or_else(|| bad(format!("issueDate: expected RFC 3339, got {:?}", d.issue_date)))?;
+    let issued = parse_rfc3339(&d.issue_date).ok_or_else(|| {
+        bad(format!(
+            "issueDate: expected RFC 3339, got {:?}",
+            d.issue_date
+        ))
+    })?;
     let next = parse_rfc3339(&d.next_update).ok_or_else(|| {
         bad(format!(
             "nextUpdate: expected RFC 3339, got {:?}",
@@ -153,10 +160,17 @@ pub(crate) fn secs(d: Duration) -> i64 {
 
 /// Human-readable duration (`7days`, `1h 30m`).
 pub(crate) fn fmt_duration(d: Duration) -> String {
-    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+    // Sub-second precision only matters for short timeouts (`300ms`).
+    let d = if d.as_secs() < 60 {
+        Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    } else {
+        Duration::from_secs(d.as_secs())
+    };
+    humantime::format_duration(d).to_string()
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -175,6 +189,9 @@ mod tests {
         let w = window(&dates);
         assert_eq!(fmt_unix(w.from), "2025-07-07T09:20:26Z");
         let (until, item) = w.until.unwrap();
-        assert_eq!((fmt_unix(until).as_str(), item), ("2025-08-06T09:06:43Z", Item::TcbInfo));
+        assert_eq!(
+            (fmt_unix(until).as_str(), item),
+            ("2025-08-06T09:06:43Z", Item::TcbInfo)
+        );
     }
 }

@@ -1,6 +1,9 @@
 //! PCCS client, cache, bundles and freshness against a fake PCCS on 127.0.0.1 serving the
 //! recorded Intel responses of `tdx/automata-solana-v4`. No network.
 
+// Test helpers outside #[test] functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::Arc;
@@ -9,8 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 use common::*;
 use dcap_qvl::QuoteCollateralV3;
 use initra_collateral::{
-    Bundle, BundleSource, CachedSource, CollateralCache, CollateralEntry, CollateralKey, CollateralSettings, Error,
-    FreshnessChecked, FreshnessPolicy, HttpLimits, PccsClient, PccsConfig, PccsSource, SourceKind, TlsTrust,
+    Bundle, BundleSource, CachedSource, CollateralCache, CollateralEntry, CollateralKey,
+    CollateralSettings, Error, FreshnessChecked, FreshnessPolicy, HttpLimits, PccsClient,
+    PccsConfig, PccsSource, SourceKind, TlsTrust,
 };
 use initra_verify::{Collateral, CollateralSource, StaticCollateral};
 
@@ -39,7 +43,10 @@ fn sample_collateral() -> QuoteCollateralV3 {
 
 /// dcap-qvl's verdict at the pinned time: (status, advisories).
 fn verify(c: &QuoteCollateralV3, now: SystemTime) -> (String, Vec<String>) {
-    let now = now.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    let now = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let r = dcap_qvl::verify::verify(quote().raw(), c, now).unwrap();
     (r.status, r.advisory_ids)
 }
@@ -51,7 +58,9 @@ fn july20() -> SystemTime {
 const ONE_FETCH: usize = 4; // tcb, qe/identity, pckcrl, rootcacrl
 
 fn chain_ders(pem: &str) -> Vec<Vec<u8>> {
-    x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes()).map(|p| p.unwrap().contents).collect()
+    x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes())
+        .map(|p| p.unwrap().contents)
+        .collect()
 }
 
 #[test]
@@ -62,7 +71,9 @@ fn key_from_quote() {
 #[test]
 fn fetch_assembles_the_sample_collateral() {
     let pccs = FakePccs::start();
-    let c = client(&format!("{}/sgx/certification/v4/", pccs.url())).fetch_blocking(&key()).unwrap();
+    let c = client(&format!("{}/sgx/certification/v4/", pccs.url()))
+        .fetch_blocking(&key())
+        .unwrap();
     let sample = sample_collateral();
     assert_eq!(c.tcb_info, sample.tcb_info, "exact signed tcbInfo text");
     assert_eq!(c.tcb_info_signature, sample.tcb_info_signature);
@@ -70,9 +81,18 @@ fn fetch_assembles_the_sample_collateral() {
     assert_eq!(c.qe_identity_signature, sample.qe_identity_signature);
     assert_eq!(c.pck_crl, sample.pck_crl);
     assert_eq!(c.root_ca_crl, sample.root_ca_crl);
-    assert_eq!(chain_ders(&c.tcb_info_issuer_chain), chain_ders(&sample.tcb_info_issuer_chain));
-    assert_eq!(chain_ders(&c.qe_identity_issuer_chain), chain_ders(&sample.qe_identity_issuer_chain));
-    assert_eq!(chain_ders(&c.pck_crl_issuer_chain), chain_ders(&sample.pck_crl_issuer_chain));
+    assert_eq!(
+        chain_ders(&c.tcb_info_issuer_chain),
+        chain_ders(&sample.tcb_info_issuer_chain)
+    );
+    assert_eq!(
+        chain_ders(&c.qe_identity_issuer_chain),
+        chain_ders(&sample.qe_identity_issuer_chain)
+    );
+    assert_eq!(
+        chain_ders(&c.pck_crl_issuer_chain),
+        chain_ders(&sample.pck_crl_issuer_chain)
+    );
     let mut paths = pccs.paths();
     paths.sort();
     assert_eq!(
@@ -86,7 +106,10 @@ fn fetch_assembles_the_sample_collateral() {
     );
     let (status, advisories) = verify(&c, july20());
     assert_eq!(status, "OutOfDate");
-    assert_eq!(advisories, ["INTEL-SA-00960", "INTEL-SA-00982", "INTEL-SA-00986"]);
+    assert_eq!(
+        advisories,
+        ["INTEL-SA-00960", "INTEL-SA-00982", "INTEL-SA-00986"]
+    );
 }
 
 #[test]
@@ -99,7 +122,11 @@ fn crl_encodings_give_identical_results() {
             b.root_crl = enc;
         });
         let c = client(&pccs.url()).fetch_blocking(&key()).unwrap();
-        results.push((c.pck_crl.clone(), c.root_ca_crl.clone(), verify(&c, july20())));
+        results.push((
+            c.pck_crl.clone(),
+            c.root_ca_crl.clone(),
+            verify(&c, july20()),
+        ));
     }
     assert_eq!(results[0], results[1]);
     assert_eq!(results[0], results[2]);
@@ -110,7 +137,10 @@ fn crl_encodings_give_identical_results() {
 fn cache_hit_does_not_touch_the_server_and_survives_a_restart() {
     let pccs = FakePccs::start();
     let dir = tempfile::tempdir().unwrap();
-    let source = CachedSource::new(CollateralCache::persistent(dir.path()).unwrap(), Some(client(&pccs.url())));
+    let source = CachedSource::new(
+        CollateralCache::persistent(dir.path()).unwrap(),
+        Some(client(&pccs.url())),
+    );
     let first = source.collateral_for_at(&quote(), july20()).unwrap();
     assert_eq!(pccs.hits(), ONE_FETCH);
     let second = source.collateral_for_at(&quote(), july20()).unwrap();
@@ -121,7 +151,10 @@ fn cache_hit_does_not_touch_the_server_and_survives_a_restart() {
 
     // A restarted server (new source, same directory) with the PCCS gone verifies from disk.
     pccs.stop();
-    let restarted = CachedSource::new(CollateralCache::persistent(dir.path()).unwrap(), Some(client(&pccs.url())));
+    let restarted = CachedSource::new(
+        CollateralCache::persistent(dir.path()).unwrap(),
+        Some(client(&pccs.url())),
+    );
     let (c, logs) = with_logs(|| restarted.collateral_for_at(&quote(), july20()));
     let c = c.unwrap();
     assert_eq!(verify(c.inner(), july20()).0, "OutOfDate");
@@ -136,9 +169,13 @@ fn refresh_when_next_update_is_near() {
     source.collateral_for_at(&quote(), july20()).unwrap();
     assert_eq!(pccs.hits(), ONE_FETCH);
     // Earliest nextUpdate: TCB info 2025-08-06T09:06:43Z; one day before it is inside the margin.
-    source.collateral_for_at(&quote(), at("2025-08-05T00:00:00Z")).unwrap();
+    source
+        .collateral_for_at(&quote(), at("2025-08-05T00:00:00Z"))
+        .unwrap();
     assert_eq!(pccs.hits(), ONE_FETCH, "2 days before: no refresh");
-    source.collateral_for_at(&quote(), at("2025-08-05T12:00:00Z")).unwrap();
+    source
+        .collateral_for_at(&quote(), at("2025-08-05T12:00:00Z"))
+        .unwrap();
     assert_eq!(pccs.hits(), 2 * ONE_FETCH, "within the margin: refreshed");
 }
 
@@ -152,12 +189,22 @@ fn pccs_down_with_cache_is_a_warning() {
     let (after, logs) = with_logs(|| source.collateral_for_at(&quote(), near));
     let after = after.unwrap();
     assert!(Arc::ptr_eq(&before, &after));
-    assert!(logs.contains("WARN") && logs.contains("PCCS refresh failed; verifying with the cached collateral"), "{logs}");
+    assert!(
+        logs.contains("WARN")
+            && logs.contains("PCCS refresh failed; verifying with the cached collateral"),
+        "{logs}"
+    );
     assert!(logs.contains(&pccs.url()), "{logs}");
 
     // Past nextUpdate the cached copy is no longer a fallback.
-    let err = source.collateral_for_at(&quote(), at("2025-08-07T00:00:00Z")).unwrap_err().to_string();
-    assert!(err.contains("cached collateral expired (TCB info nextUpdate 2025-08-06T09:06:43Z)"), "{err}");
+    let err = source
+        .collateral_for_at(&quote(), at("2025-08-07T00:00:00Z"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cached collateral expired (TCB info nextUpdate 2025-08-06T09:06:43Z)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -165,9 +212,19 @@ fn pccs_down_without_cache_names_the_url_within_the_timeout() {
     let url = dead_url();
     let source = CachedSource::new(CollateralCache::in_memory(), Some(client(&url)));
     let start = Instant::now();
-    let err = source.collateral_for_at(&quote(), july20()).unwrap_err().to_string();
-    assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
-    assert!(err.contains(&format!("PCCS {url}/")) && err.contains("unreachable: connect 127.0.0.1"), "{err}");
+    let err = source
+        .collateral_for_at(&quote(), july20())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        err.contains(&format!("PCCS {url}/")) && err.contains("unreachable: connect 127.0.0.1"),
+        "{err}"
+    );
     assert!(err.contains("Connection refused"), "{err}");
 }
 
@@ -176,7 +233,10 @@ fn unknown_fmspc_is_a_clear_404() {
     let pccs = FakePccs::start();
     let other: CollateralKey = "tdx-00906ed50000-platform".parse().unwrap();
     let err = client(&pccs.url()).fetch_blocking(&other).unwrap_err();
-    assert!(matches!(err, Error::HttpStatus { status: 404, .. }), "{err}");
+    assert!(
+        matches!(err, Error::HttpStatus { status: 404, .. }),
+        "{err}"
+    );
     assert_eq!(
         err.to_string(),
         format!(
@@ -193,7 +253,10 @@ fn unknown_fmspc_is_a_clear_404() {
 fn garbage_body_is_a_clear_error() {
     let pccs = FakePccs::start();
     pccs.set(|b| b.garbage_tcb = true);
-    let err = client(&pccs.url()).fetch_blocking(&key()).unwrap_err().to_string();
+    let err = client(&pccs.url())
+        .fetch_blocking(&key())
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with(&format!(
             "PCCS {}/tdx/certification/v4/tcb?fmspc=00806F050000: bad response: body: expected JSON {{\"tcbInfo\"",
@@ -201,7 +264,10 @@ fn garbage_body_is_a_clear_error() {
         )),
         "{err}"
     );
-    assert!(err.contains("body starts \"<html>502 proxy error</html>\""), "{err}");
+    assert!(
+        err.contains("body starts \"<html>502 proxy error</html>\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -212,22 +278,34 @@ fn slow_pccs_times_out() {
     cfg.limits.request_timeout = Duration::from_millis(300);
     cfg.limits.retries = 1;
     let start = Instant::now();
-    let err = PccsClient::new(&cfg).unwrap().fetch_blocking(&key()).unwrap_err();
+    let err = PccsClient::new(&cfg)
+        .unwrap()
+        .fetch_blocking(&key())
+        .unwrap_err();
     let took = start.elapsed();
     assert!(took < Duration::from_secs(2), "{took:?}");
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
-    assert!(err.to_string().ends_with(": no response within 300ms"), "{err}");
+    assert!(
+        err.to_string().ends_with(": no response within 300ms"),
+        "{err}"
+    );
 }
 
 #[test]
 fn concurrent_requests_share_one_fetch() {
     let pccs = FakePccs::start();
     pccs.set(|b| b.delay = Duration::from_millis(200));
-    let source = Arc::new(CachedSource::new(CollateralCache::in_memory(), Some(client(&pccs.url()))));
+    let source = Arc::new(CachedSource::new(
+        CollateralCache::in_memory(),
+        Some(client(&pccs.url())),
+    ));
     let threads: Vec<_> = (0..16)
         .map(|_| {
             let s = Arc::clone(&source);
-            std::thread::spawn(move || s.collateral_for_at(&quote(), july20()).map(|c| c.inner().tcb_info.len()))
+            std::thread::spawn(move || {
+                s.collateral_for_at(&quote(), july20())
+                    .map(|c| c.inner().tcb_info.len())
+            })
         })
         .collect();
     for t in threads {
@@ -245,17 +323,26 @@ fn same_result_from_pccs_cache_and_bundle() {
     let direct = PccsSource::new(client(&pccs.url()));
     let from_pccs = direct.collateral_for_at(&quote(), now).unwrap();
 
-    let cached = CachedSource::new(CollateralCache::persistent(dir.path().join("cache")).unwrap(), Some(client(&pccs.url())));
+    let cached = CachedSource::new(
+        CollateralCache::persistent(dir.path().join("cache")).unwrap(),
+        Some(client(&pccs.url())),
+    );
     cached.collateral_for_at(&quote(), now).unwrap();
-    let from_cache = CachedSource::new(CollateralCache::persistent(dir.path().join("cache")).unwrap(), None)
-        .collateral_for_at(&quote(), now)
-        .unwrap();
+    let from_cache = CachedSource::new(
+        CollateralCache::persistent(dir.path().join("cache")).unwrap(),
+        None,
+    )
+    .collateral_for_at(&quote(), now)
+    .unwrap();
 
     let mut bundle = Bundle::new(1_753_000_000);
     bundle.insert(direct.fetch(&key()).unwrap());
     let path = dir.path().join("bundle.json");
     bundle.write(&path).unwrap();
-    let from_bundle = BundleSource::open(&path).unwrap().collateral_for_at(&quote(), now).unwrap();
+    let from_bundle = BundleSource::open(&path)
+        .unwrap()
+        .collateral_for_at(&quote(), now)
+        .unwrap();
 
     let expected = verify(&sample_collateral(), now);
     assert_eq!(expected.0, "OutOfDate");
@@ -281,12 +368,20 @@ fn bundle_round_trip_and_errors() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("b.json");
     let mut bundle = Bundle::new(1_753_000_000);
-    bundle.insert(CollateralEntry { key: key(), source: "test".into(), fetched_at: 1_753_000_000, collateral: sample_collateral() });
+    bundle.insert(CollateralEntry {
+        key: key(),
+        source: "test".into(),
+        fetched_at: 1_753_000_000,
+        collateral: sample_collateral(),
+    });
     bundle.write(&path).unwrap();
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(json["format"], "initra-collateral-bundle");
     assert_eq!(json["version"], 1);
-    assert_eq!(json["entries"]["tdx-00806f050000-platform"]["fmspc"], "00806f050000");
+    assert_eq!(
+        json["entries"]["tdx-00806f050000-platform"]["fmspc"],
+        "00806f050000"
+    );
     let summary = Bundle::read(&path).unwrap().summary().unwrap();
     let e = &summary.entries[0];
     assert_eq!(e.valid_from, "2025-07-07T09:20:26Z");
@@ -294,25 +389,40 @@ fn bundle_round_trip_and_errors() {
 
     // A quote whose key the bundle lacks: the error lists what it holds.
     let other = BundleSource::open(&path).unwrap();
-    let err = other.get(&"sgx-00a067110000-processor".parse().unwrap()).unwrap_err().to_string();
+    let err = other
+        .get(&"sgx-00a067110000-processor".parse().unwrap())
+        .unwrap_err()
+        .to_string();
     assert_eq!(err, format!("no collateral for sgx-00a067110000-processor: bundle {} holds tdx-00806f050000-platform", path.display()));
 
-    let mut v = json.clone();
+    let mut v = json;
     v["version"] = 2.into();
     std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
     let err = Bundle::read(&path).unwrap_err().to_string();
-    assert!(err.ends_with("version: expected 1, got 2 (written by a newer initra?)"), "{err}");
+    assert!(
+        err.ends_with("version: expected 1, got 2 (written by a newer initra?)"),
+        "{err}"
+    );
 }
 
 #[test]
 fn max_age_policy_on_the_june_set() {
-    let june = Collateral::from_json_file(format!("{EVM_EXTRA}/collateral_v4_0625.dcap-qvl.json")).unwrap();
+    let june = Collateral::from_json_file(format!("{EVM_EXTRA}/collateral_v4_0625.dcap-qvl.json"))
+        .unwrap();
     let policy = FreshnessPolicy::from_strs(Some("7d"), None).unwrap();
     let source = FreshnessChecked::new(StaticCollateral::single(june), policy);
     let q = quote();
-    source.collateral_for_at(&q, at("2025-06-05T00:00:00Z")).unwrap();
-    let err = source.collateral_for_at(&q, at("2025-06-20T00:00:00Z")).unwrap_err().to_string();
-    assert!(err.contains("collateral PCK CRL too old: issued 2025-06-04T09:19:31Z"), "{err}");
+    source
+        .collateral_for_at(&q, at("2025-06-05T00:00:00Z"))
+        .unwrap();
+    let err = source
+        .collateral_for_at(&q, at("2025-06-20T00:00:00Z"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("collateral PCK CRL too old: issued 2025-06-04T09:19:31Z"),
+        "{err}"
+    );
     assert!(err.contains("max age 7days"), "{err}");
 }
 
@@ -329,11 +439,17 @@ fn settings_build_a_chain_in_order() {
         "request_timeout": "2s",
     }))
     .unwrap();
-    assert_eq!(settings.sources.as_deref(), Some(&[SourceKind::Cache, SourceKind::Pccs][..]));
+    assert_eq!(
+        settings.sources.as_deref(),
+        Some(&[SourceKind::Cache, SourceKind::Pccs][..])
+    );
     let chain = settings.build().unwrap();
     chain.collateral_for_at(&quote(), july20()).unwrap();
     assert_eq!(pccs.hits(), ONE_FETCH);
-    assert!(dir.path().join("c/tdx-00806f050000-platform.json").is_file());
+    assert!(dir
+        .path()
+        .join("c/tdx-00806f050000-platform.json")
+        .is_file());
 
     let bad: CollateralSettings = serde_json::from_value(serde_json::json!({
         "sources": ["pccs"], "qcnl_conf": dir.path().join("none.conf")
@@ -341,12 +457,16 @@ fn settings_build_a_chain_in_order() {
     .unwrap();
     if std::env::var_os("PCCS_URL").is_none() {
         let err = bad.build().err().unwrap().to_string();
-        assert!(err.starts_with("collateral.sources: pccs is listed but no PCCS URL is configured"), "{err}");
+        assert!(
+            err.starts_with("collateral.sources: pccs is listed but no PCCS URL is configured"),
+            "{err}"
+        );
     }
 }
 
 fn self_signed() -> (Arc<rustls::ServerConfig>, String) {
-    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
     let cert_pem = cert.cert.pem();
     let key = rustls_pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -368,23 +488,35 @@ fn https_pccs_with_self_signed_certificate() {
     // use_secure_cert=false: accepted (with a warning).
     let mut insecure = config(&pccs.url());
     insecure.trust = TlsTrust::AcceptAny;
-    let c = PccsClient::new(&insecure).unwrap().fetch_blocking(&key()).unwrap();
+    let c = PccsClient::new(&insecure)
+        .unwrap()
+        .fetch_blocking(&key())
+        .unwrap();
     assert_eq!(verify(&c, july20()).0, "OutOfDate");
 
-    // Verified against an empty trust store: the handshake fails with a clear reason.
-    let empty_ca = dir.path().join("other-ca.pem");
-    let (_, other_pem) = self_signed();
-    std::fs::write(&empty_ca, other_pem).unwrap();
+    // Verified against another CA (Intel's root): the handshake fails with a clear reason.
+    let other_ca = dir.path().join("other-ca.pem");
+    std::fs::write(&other_ca, pem("CERTIFICATE", &solana("root.der"))).unwrap();
     let mut strict = config(&pccs.url());
-    strict.trust = TlsTrust::CaFile(empty_ca);
+    strict.trust = TlsTrust::CaFile(other_ca);
     strict.limits.retries = 0;
-    let err = PccsClient::new(&strict).unwrap().fetch_blocking(&key()).unwrap_err().to_string();
-    assert!(err.contains("unreachable: TLS handshake: invalid peer certificate: UnknownIssuer"), "{err}");
+    let err = PccsClient::new(&strict)
+        .unwrap()
+        .fetch_blocking(&key())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unreachable: TLS handshake: invalid peer certificate: UnknownIssuer"),
+        "{err}"
+    );
 
     // The PCCS's own certificate as CA file: accepted.
     let ca = dir.path().join("pccs.pem");
     std::fs::write(&ca, cert_pem).unwrap();
     let mut pinned = config(&pccs.url());
     pinned.trust = TlsTrust::CaFile(ca);
-    PccsClient::new(&pinned).unwrap().fetch_blocking(&key()).unwrap();
+    PccsClient::new(&pinned)
+        .unwrap()
+        .fetch_blocking(&key())
+        .unwrap();
 }

@@ -82,7 +82,9 @@ impl<'a> Decoder<'a> {
             other => {
                 return Err(Error::Cbor {
                     field,
-                    reason: format!("unsupported additional information {other} (indefinite length?)"),
+                    reason: format!(
+                        "unsupported additional information {other} (indefinite length?)"
+                    ),
                 })
             }
         };
@@ -194,6 +196,7 @@ fn bounded(n: u64, field: &'static str) -> Result<u64, Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // tests index fixed test vectors
 mod tests {
     use super::*;
 
@@ -216,10 +219,14 @@ mod tests {
     #[test]
     fn rejects_indefinite_huge_and_deep() {
         assert!(Decoder::new(&[0x5f]).bytes("x").is_err());
-        assert!(Decoder::new(&[0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
-            .bytes("x")
+        assert!(
+            Decoder::new(&[0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
+                .bytes("x")
+                .is_err()
+        );
+        assert!(Decoder::new(&[0x9b, 0, 0, 0, 1, 0, 0, 0, 0])
+            .skip("x")
             .is_err());
-        assert!(Decoder::new(&[0x9b, 0, 0, 0, 1, 0, 0, 0, 0]).skip("x").is_err());
         let deep = [0x81u8; 40];
         assert!(Decoder::new(&deep).skip("x").is_err());
     }

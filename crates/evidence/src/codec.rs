@@ -119,6 +119,7 @@ impl<'a> Reader<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // tests index fixed test vectors
 mod tests {
     use super::*;
 
@@ -139,7 +140,10 @@ mod tests {
     fn huge_take_does_not_overflow() {
         let mut r = Reader::new(&[0; 4]);
         r.take(2, "a").unwrap();
-        assert!(matches!(r.take(usize::MAX, "b"), Err(Error::Truncated { .. })));
+        assert!(matches!(
+            r.take(usize::MAX, "b"),
+            Err(Error::Truncated { .. })
+        ));
         let mut sub = r.sub(2, "c").unwrap();
         assert_eq!(sub.u16_be("d").unwrap(), 0);
     }

@@ -65,6 +65,7 @@ pub fn decode_evidence(bytes: &[u8]) -> Result<Vec<u8>, Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // tests index fixed test vectors
 mod tests {
     use super::*;
 
@@ -75,7 +76,10 @@ mod tests {
 
     #[test]
     fn hex_with_prefix_and_whitespace() {
-        assert_eq!(decode_evidence(b"0x0300 02\n00\r\n").unwrap(), vec![3, 0, 2, 0]);
+        assert_eq!(
+            decode_evidence(b"0x0300 02\n00\r\n").unwrap(),
+            vec![3, 0, 2, 0]
+        );
         assert_eq!(decode_evidence(b"  AbCd\n").unwrap(), vec![0xab, 0xcd]);
     }
 

@@ -6,7 +6,12 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
-#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 pub mod cbor;
 pub mod codec;
@@ -17,8 +22,8 @@ pub mod ratls_ext;
 pub mod types;
 
 pub use error::Error;
-pub use quote::{EnclaveReport, Header, Quote, QuoteBody, Tee, TdReport};
+pub use quote::{EnclaveReport, Header, Quote, QuoteBody, TdReport, Tee};
 pub use types::{
-    Attributes, ConfigId, CpuSvn, IsvExtProdId, IsvFamilyId, Measurement, Measurement48, ReportData,
-    SeamAttributes, TdAttributes, TeeTcbSvn, Xfam,
+    Attributes, ConfigId, CpuSvn, IsvExtProdId, IsvFamilyId, Measurement, Measurement48,
+    ReportData, SeamAttributes, TdAttributes, TeeTcbSvn, Xfam,
 };

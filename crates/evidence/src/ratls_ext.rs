@@ -192,6 +192,7 @@ fn decode_hash_entry(d: &mut Decoder<'_>) -> Result<(HashAlg, Vec<u8>), Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // tests index fixed test vectors
 mod tests {
     use super::*;
 

@@ -221,6 +221,7 @@ impl Serialize for Attributes {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // tests index fixed test vectors
 mod tests {
     use super::*;
 

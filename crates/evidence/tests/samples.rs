@@ -1,5 +1,13 @@
 //! Every sample quote of shared/testdata parses with the field values its README states.
 
+// Test helpers may panic: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 use initra_evidence::input::decode_evidence;
 use initra_evidence::quote::{Quote, QuoteBody, Tee};
 use initra_evidence::{EnclaveReport, Error, TdReport};
@@ -39,7 +47,10 @@ fn dcapqvl_sgx_v3() {
     assert_eq!(q.tee(), Tee::Sgx);
     assert_eq!(q.raw().len(), 4600);
     let h = q.header();
-    assert_eq!((h.version, h.att_key_type, h.qe_svn, h.pce_svn), (3, 2, 10, 15));
+    assert_eq!(
+        (h.version, h.att_key_type, h.qe_svn, h.pce_svn),
+        (3, 2, 10, 15)
+    );
     let r = sgx(&q);
     assert_eq!(
         r.mr_enclave.to_string(),
@@ -73,8 +84,14 @@ fn dcapqvl_sgx_v3() {
 fn trustee_occlum_v3_debug_enclave() {
     let q = load(sample!("sgx/trustee-occlum-v3/occlum_quote.dat"));
     let h = q.header();
-    assert_eq!((h.version, h.att_key_type, h.qe_svn, h.pce_svn), (3, 2, 8, 13));
-    assert_eq!(hex::encode(h.qe_vendor_id), "939a7233f79c4ca9940a0db3957f0607");
+    assert_eq!(
+        (h.version, h.att_key_type, h.qe_svn, h.pce_svn),
+        (3, 2, 8, 13)
+    );
+    assert_eq!(
+        hex::encode(h.qe_vendor_id),
+        "939a7233f79c4ca9940a0db3957f0607"
+    );
     assert_eq!(
         hex::encode(h.user_data),
         "dccde9b31ce8860548173bb4a2a57a1600000000"
@@ -126,7 +143,10 @@ fn dcapqvl_tdx_v4_padded_70() {
     assert_eq!(q.tee(), Tee::Tdx);
     assert_eq!(q.version(), 4);
     let r = tdx(&q);
-    assert_eq!(r.tee_tcb_svn.to_string(), "06010300000000000000000000000000");
+    assert_eq!(
+        r.tee_tcb_svn.to_string(),
+        "06010300000000000000000000000000"
+    );
     assert_eq!(r.td_attributes.to_string(), "0000001000000000");
     assert!(!r.is_debug());
     assert_eq!(
@@ -138,7 +158,13 @@ fn dcapqvl_tdx_v4_padded_70() {
         "9a9d48e7f6799642d3d1b34e1e5e1742d4bb02dd6ddd551862c1211d35c304f9eca3efdbb481601c163cf52493d6e44aed55d51ec39b7e518fadb92c2b523f20"
     );
     assert!(r.tee_tcb_svn2.is_none() && r.mr_servicetd.is_none());
-    assert_eq!(q.pck_chain_pem().unwrap().matches("BEGIN CERTIFICATE").count(), 3);
+    assert_eq!(
+        q.pck_chain_pem()
+            .unwrap()
+            .matches("BEGIN CERTIFICATE")
+            .count(),
+        3
+    );
 }
 
 #[test]
@@ -303,18 +329,18 @@ fn bad_input_errors_name_the_field() {
     assert_eq!(Quote::parse(&[]).unwrap_err(), Error::Empty);
     for cut in [1, 47, 48, 100, 432, 436, 1000, 4599] {
         let err = Quote::parse(&bytes[..cut]).unwrap_err();
-        assert!(
-            matches!(err, Error::Truncated { .. }),
-            "cut {cut}: {err}"
-        );
+        assert!(matches!(err, Error::Truncated { .. }), "cut {cut}: {err}");
     }
     let err = Quote::parse(&bytes[..100]).unwrap_err().to_string();
     assert_eq!(err, "body: truncated: need 384 bytes, 52 available");
     let mut wrong = bytes.clone();
     wrong[0] = 7;
     let err = Quote::parse(&wrong).unwrap_err().to_string();
-    assert_eq!(err, "unsupported quote: quote version 7 (expected 3, 4 or 5)");
-    let mut sgx_as_tdx = bytes.clone();
+    assert_eq!(
+        err,
+        "unsupported quote: quote version 7 (expected 3, 4 or 5)"
+    );
+    let mut sgx_as_tdx = bytes;
     sgx_as_tdx[4] = 0x81;
     assert!(Quote::parse(&sgx_as_tdx).is_err());
     assert!(decode_evidence(b"0xnot hex at all").is_err());
@@ -329,4 +355,90 @@ fn bad_input_errors_name_the_field() {
             assert!(Quote::parse(&b[..cut]).is_err(), "{path} cut {cut}");
         }
     }
+}
+
+/// The DER extnValue OCTET STRING contents following an extension's OID in a certificate.
+fn extension_value<'a>(der: &'a [u8], oid: &[u8]) -> &'a [u8] {
+    let mut needle = vec![0x06, oid.len() as u8];
+    needle.extend_from_slice(oid);
+    let at = der
+        .windows(needle.len())
+        .position(|w| w == needle.as_slice())
+        .unwrap();
+    let rest = &der[at + needle.len()..];
+    assert_eq!(rest[0], 0x04, "OCTET STRING");
+    let (len, skip) = match rest[1] {
+        0x82 => (usize::from(rest[2]) << 8 | usize::from(rest[3]), 4),
+        n => (usize::from(n), 2),
+    };
+    &rest[skip..skip + len]
+}
+
+fn pem_der(path: &str) -> Vec<u8> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64_decode(&b64)
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes().filter(|c| *c != b'=') {
+        let v = ALPHABET.iter().position(|a| *a == c).unwrap() as u32;
+        acc = acc << 6 | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+#[test]
+fn ccc_certificates_dice_tagged_evidence() {
+    use initra_evidence::ratls_ext::{
+        decode_tagged_evidence, HashAlg, OID_GRAMINE_LEGACY_MALFORMED, OID_INTEL_SGX_SDK,
+        OID_TCG_DICE_TAGGED_EVIDENCE,
+    };
+    let gramine = pem_der(sample!("ratls/ccc/gramine-cert.pem"));
+    let t = decode_tagged_evidence(extension_value(&gramine, OID_TCG_DICE_TAGGED_EVIDENCE.der))
+        .unwrap();
+    let (alg, hash) = t.pubkey_hash.unwrap();
+    assert_eq!(alg, HashAlg::Sha256);
+    assert_eq!(
+        hex::encode(hash),
+        "5a5a5b2d177433048e9d62409d1acc4ec526c06e294d09e69a36cff9369e4851"
+    );
+    let q = Quote::parse(&t.evidence).unwrap();
+    assert_eq!(
+        sgx(&q).mr_enclave.to_string(),
+        "0866e7ca11b9f4efe4bf39b2607f4e1299f111920d96d95719080f01b62b7585"
+    );
+    assert!(q.is_debug());
+    // The legacy (malformed-OID) extension holds the raw quote bound to SHA-256(SPKI).
+    let legacy = Quote::parse(extension_value(&gramine, OID_GRAMINE_LEGACY_MALFORMED.der)).unwrap();
+    assert_eq!(
+        legacy.report_data().to_string(),
+        format!(
+            "5a5a5b2d177433048e9d62409d1acc4ec526c06e294d09e69a36cff9369e4851{}",
+            zeros(32)
+        )
+    );
+
+    let sdk = pem_der(sample!("ratls/ccc/intel-sgxsdk-cert.pem"));
+    let t =
+        decode_tagged_evidence(extension_value(&sdk, OID_TCG_DICE_TAGGED_EVIDENCE.der)).unwrap();
+    let (_, hash) = t.pubkey_hash.unwrap();
+    assert_eq!(
+        hex::encode(hash),
+        "f306ed602985371e3b485102db1fcdd4f4738329ce58b2f8d1c5d2cc79752026"
+    );
+    let raw = Quote::parse(extension_value(&sdk, OID_INTEL_SGX_SDK.der)).unwrap();
+    assert_eq!(raw.raw(), t.evidence.as_slice());
+    assert_eq!(
+        sgx(&raw).mr_signer.to_string(),
+        "e0c86c51e05ad8592673db348155bddf4bcad6131a5205ce4265c0d795803ba2"
+    );
 }

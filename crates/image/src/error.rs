@@ -37,7 +37,9 @@ pub enum Error {
         index: u64,
     },
     /// Chunk `index` of an integrity-only image does not match the hash chain (§4.2).
-    #[error("chunk {index}: hash mismatch (the image was modified, reordered, or has bytes appended)")]
+    #[error(
+        "chunk {index}: hash mismatch (the image was modified, reordered, or has bytes appended)"
+    )]
     ChunkHashMismatch {
         /// Zero-based chunk index.
         index: u64,
@@ -243,7 +245,10 @@ pub enum Error {
 
 impl Error {
     /// Wraps an I/O error with the path and operation it concerns.
-    pub(crate) fn io(path: impl Into<PathBuf>, op: &'static str) -> impl FnOnce(io::Error) -> Error {
+    pub(crate) fn io(
+        path: impl Into<PathBuf>,
+        op: &'static str,
+    ) -> impl FnOnce(io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { path, op, source }
     }

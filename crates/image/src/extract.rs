@@ -118,13 +118,14 @@ impl Extractor {
                 Ok(())
             }
             EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .map_err(tar_error)?
-                    .ok_or_else(|| Error::UnsafePath {
-                        path: rel.clone(),
-                        reason: "symlink without a target",
-                    })?;
+                let target =
+                    entry
+                        .link_name()
+                        .map_err(tar_error)?
+                        .ok_or_else(|| Error::UnsafePath {
+                            path: rel.clone(),
+                            reason: "symlink without a target",
+                        })?;
                 // Stored verbatim; never followed while extracting (§6).
                 std::os::unix::fs::symlink(&target, &full)
                     .map_err(|e| create_error(e, &rel, &full))?;

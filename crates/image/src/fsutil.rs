@@ -12,7 +12,9 @@ use crate::error::{Error, Result};
 /// Eight random bytes as hex, for temporary names nobody can predict.
 pub(crate) fn random_suffix() -> Result<String> {
     let mut b = [0u8; 8];
-    SystemRandom::new().fill(&mut b).map_err(|_| Error::Random)?;
+    SystemRandom::new()
+        .fill(&mut b)
+        .map_err(|_| Error::Random)?;
     Ok(hex::encode(b))
 }
 

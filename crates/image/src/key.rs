@@ -108,13 +108,12 @@ impl ImageKey {
                     }
                 }
                 phase => {
-                    let nibble = c
-                        .to_digit(16)
-                        .and_then(|d| u8::try_from(d).ok())
-                        .ok_or(Error::KeyFormat {
+                    let nibble = c.to_digit(16).and_then(|d| u8::try_from(d).ok()).ok_or(
+                        Error::KeyFormat {
                             position,
                             expected: "a hex digit (0-9, a-f)",
-                        })?;
+                        },
+                    )?;
                     if phase == 0 {
                         high = nibble;
                     } else {
@@ -152,14 +151,13 @@ impl ImageKey {
     /// Reads and parses a key file.
     pub fn from_file(path: &Path) -> Result<ImageKey> {
         let file = fs::File::open(path).map_err(Error::io(path, "open key file"))?;
-        let mut text = Zeroizing::new(Vec::new());
+        // Capacity for the largest accepted file: no reallocation leaves key copies behind.
+        let mut text = Zeroizing::new(Vec::with_capacity(MAX_KEY_FILE as usize + 1));
         file.take(MAX_KEY_FILE + 1)
             .read_to_end(&mut text)
             .map_err(Error::io(path, "read key file"))?;
         if text.len() as u64 > MAX_KEY_FILE {
-            return Err(Error::KeyLength {
-                actual: text.len(),
-            });
+            return Err(Error::KeyLength { actual: text.len() });
         }
         ImageKey::parse_bytes(&text)
     }
@@ -209,19 +207,21 @@ impl ImageKey {
                 fs::rename(&tmp, path).map_err(Error::io(path, "rename"))?;
             } else {
                 // link(2) fails if `path` exists: no check-then-create race.
-                fs::hard_link(&tmp, path).map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::AlreadyExists {
-                        Error::KeyFileExists {
+                match fs::hard_link(&tmp, path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        return Err(Error::KeyFileExists {
                             path: path.to_path_buf(),
-                        }
-                    } else {
-                        Error::Io {
-                            path: path.to_path_buf(),
-                            op: "create",
-                            source: e,
-                        }
+                        })
                     }
-                })?;
+                    // Filesystems without hard links: check, then rename.
+                    Err(_) if fs::symlink_metadata(path).is_ok() => {
+                        return Err(Error::KeyFileExists {
+                            path: path.to_path_buf(),
+                        })
+                    }
+                    Err(_) => fs::rename(&tmp, path).map_err(Error::io(path, "rename"))?,
+                }
             }
             fsutil::sync_parent(path)
         })();
@@ -268,7 +268,8 @@ mod tests {
 
     #[test]
     fn tolerates_surrounding_whitespace_and_upper_case() {
-        let key = ImageKey::parse("  \r\nC7-32-B3-ED-44-DF-EC-7B-25-2D-9A-32-38-8D-58-61\r\n\t").unwrap();
+        let key =
+            ImageKey::parse("  \r\nC7-32-B3-ED-44-DF-EC-7B-25-2D-9A-32-38-8D-58-61\r\n\t").unwrap();
         assert_eq!(key.to_occlum_text().as_str(), OCCLUM_KEY);
         let key = ImageKey::parse_bytes(OCCLUM_KEY.trim_end().as_bytes()).unwrap();
         assert_eq!(key.to_occlum_text().as_str(), OCCLUM_KEY);
@@ -289,7 +290,10 @@ mod tests {
     #[test]
     fn rejects_bad_characters_with_position() {
         let err = ImageKey::parse("c7-32-b3-ed-44-df-ec-7b-25-2d-9a-32-38-8d-58-6g").unwrap_err();
-        assert!(matches!(err, Error::KeyFormat { position: 47, .. }), "{err}");
+        assert!(
+            matches!(err, Error::KeyFormat { position: 47, .. }),
+            "{err}"
+        );
         assert_eq!(
             err.to_string(),
             "image key: character 47: expected a hex digit (0-9, a-f)"
@@ -300,7 +304,10 @@ mod tests {
             "image key: character 3: expected '-' between bytes"
         );
         let err = ImageKey::parse("c7-32-b3-ed-44-df-ec-7b-25-2d-9a-32-38-8d-58-61-").unwrap_err();
-        assert!(matches!(err, Error::KeyFormat { position: 49, .. }), "{err}");
+        assert!(
+            matches!(err, Error::KeyFormat { position: 49, .. }),
+            "{err}"
+        );
         let err = ImageKey::parse("c7 32").unwrap_err();
         assert!(matches!(err, Error::KeyFormat { position: 3, .. }), "{err}");
         // Non-ASCII: positions count characters, and the message never echoes them.

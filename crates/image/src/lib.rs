@@ -34,7 +34,9 @@ mod seal;
 mod writer;
 
 pub use error::{Error, Result};
-pub use header::{Mode, RootHash, DEFAULT_CHUNK_SIZE, HEADER_LEN, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, VERSION};
+pub use header::{
+    Mode, RootHash, DEFAULT_CHUNK_SIZE, HEADER_LEN, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, VERSION,
+};
 pub use key::{ImageKey, KeySize};
 pub use open::{inspect, open, ImageInfo, OpenKey, OpenOptions, OpenReport};
 pub use progress::{NoProgress, Progress, TerminalProgress};

@@ -103,10 +103,7 @@ pub fn open(
 pub fn inspect(image: &Path) -> Result<ImageInfo> {
     let (file, bytes) = read_header(image)?;
     let header = Header::parse(&bytes, image)?;
-    let image_bytes = file
-        .metadata()
-        .map_err(Error::io(image, "stat"))?
-        .len();
+    let image_bytes = file.metadata().map_err(Error::io(image, "stat"))?.len();
     let record = u64::from(header.chunk_size) + header.mode.trailer_len() as u64;
     let body = image_bytes.saturating_sub(HEADER_LEN as u64);
     Ok(ImageInfo {
@@ -149,7 +146,7 @@ fn unlock(image: &Path, key: OpenKey<'_>) -> Result<(File, Header, Verifier)> {
                 });
             }
             Verifier::Encrypted {
-                key: keys.payload,
+                key: Box::new(keys.payload),
                 aad: bytes,
                 prefix: header.nonce_prefix,
             }
@@ -174,13 +171,12 @@ fn unlock(image: &Path, key: OpenKey<'_>) -> Result<(File, Header, Verifier)> {
                 hint: "opening it needs the image key (--key)",
             })
         }
-        (Mode::IntegrityOnly, OpenKey::Key(_)) => {
-            return Err(Error::ModeMismatch {
-                path: image.to_path_buf(),
-                mode: Mode::IntegrityOnly,
-                hint: "opening it needs its pinned root hash (--root-hash); a key cannot authenticate it",
-            })
-        }
+        (Mode::IntegrityOnly, OpenKey::Key(_)) => return Err(Error::ModeMismatch {
+            path: image.to_path_buf(),
+            mode: Mode::IntegrityOnly,
+            hint:
+                "opening it needs its pinned root hash (--root-hash); a key cannot authenticate it",
+        }),
     };
     Ok((file, header, verifier))
 }

@@ -17,7 +17,8 @@ use crate::progress::Progress;
 pub(crate) enum Verifier {
     /// AES-256-GCM with the derived payload key; the header is the associated data (§3.4).
     Encrypted {
-        key: LessSafeKey,
+        // Boxed: the expanded AES key schedule is large and the other variant is small.
+        key: Box<LessSafeKey>,
         aad: [u8; HEADER_LEN],
         prefix: [u8; 7],
     },
@@ -211,7 +212,6 @@ impl<'p> ChunkReader<'p> {
             (false, _) => fallback,
         }
     }
-
 }
 
 /// The mode's "record `index` failed" error.

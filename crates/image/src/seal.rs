@@ -230,7 +230,11 @@ fn append_dir(
     meta: &fs::Metadata,
     out: &Path,
 ) -> Result<()> {
-    let mut h = tar_header(EntryType::Directory, meta.mode() & DIR_MODE_MASK, meta.mtime());
+    let mut h = tar_header(
+        EntryType::Directory,
+        meta.mode() & DIR_MODE_MASK,
+        meta.mtime(),
+    );
     builder
         .append_data(&mut h, rel, io::empty())
         .map_err(Error::io(out, "write"))
@@ -317,8 +321,7 @@ impl Read for SizedSource<'_> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
             Err(e) => {
                 let msg = e.to_string();
-                self.failed
-                    .set(Some(Error::io(self.path, "read")(e)));
+                self.failed.set(Some(Error::io(self.path, "read")(e)));
                 return Err(io::Error::other(msg));
             }
         };

@@ -26,7 +26,8 @@ pub(crate) struct Sealed {
 
 enum Kind {
     Encrypted {
-        key: LessSafeKey,
+        // Boxed: the expanded AES key schedule is large and the other variant is small.
+        key: Box<LessSafeKey>,
         aad: [u8; HEADER_LEN],
         prefix: [u8; 7],
     },
@@ -82,7 +83,7 @@ impl ChunkWriter {
             path,
             chunk_size,
             Kind::Encrypted {
-                key: keys.payload,
+                key: Box::new(keys.payload),
                 aad,
                 prefix: nonce_prefix,
             },

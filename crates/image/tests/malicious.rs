@@ -1,6 +1,9 @@
 //! Authenticated but malicious archives: the opener refuses entries that would escape DEST or
 //! that it does not support, and leaves nothing behind.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::fs;
@@ -16,7 +19,14 @@ use initra_image::{seal_tar_stream, Error, ImageKey};
 struct RawTar(Vec<u8>);
 
 impl RawTar {
-    fn entry(&mut self, path: &[u8], kind: tar::EntryType, mode: u32, data: &[u8], link: &[u8]) -> &mut Self {
+    fn entry(
+        &mut self,
+        path: &[u8],
+        kind: tar::EntryType,
+        mode: u32,
+        data: &[u8],
+        link: &[u8],
+    ) -> &mut Self {
         let mut h = tar::Header::new_gnu();
         {
             let name = &mut h.as_old_mut().name;
@@ -46,13 +56,25 @@ impl RawTar {
         self.entry(path.as_bytes(), tar::EntryType::Regular, 0o644, data, b"")
     }
     fn symlink(&mut self, path: &str, target: &str) -> &mut Self {
-        self.entry(path.as_bytes(), tar::EntryType::Symlink, 0o777, b"", target.as_bytes())
+        self.entry(
+            path.as_bytes(),
+            tar::EntryType::Symlink,
+            0o777,
+            b"",
+            target.as_bytes(),
+        )
     }
     /// A GNU long-name record ('L') for the next entry.
     fn long_name(&mut self, name: &[u8]) -> &mut Self {
         let mut data = name.to_vec();
         data.push(0);
-        self.entry(b"././@LongLink", tar::EntryType::GNULongName, 0o644, &data, b"")
+        self.entry(
+            b"././@LongLink",
+            tar::EntryType::GNULongName,
+            0o644,
+            &data,
+            b"",
+        )
     }
     fn end(&mut self) -> Vec<u8> {
         let mut v = self.0.clone();
@@ -62,7 +84,11 @@ impl RawTar {
 }
 
 /// Seals `payload` as an encrypted image and opens it into `work/dest`.
-fn open_payload(work: &Path, payload: &[u8], key: &ImageKey) -> initra_image::Result<initra_image::OpenReport> {
+fn open_payload(
+    work: &Path,
+    payload: &[u8],
+    key: &ImageKey,
+) -> initra_image::Result<initra_image::OpenReport> {
     let _ = fs::remove_dir_all(work);
     fs::create_dir_all(work).unwrap();
     let image = work.join("img");
@@ -126,7 +152,11 @@ fn writing_through_a_symlink_is_refused() {
         .end();
     let err = refused(&work, &payload, &key);
     match &err {
-        Error::BadParent { path, parent, problem } => {
+        Error::BadParent {
+            path,
+            parent,
+            problem,
+        } => {
             assert_eq!(path, Path::new("link/x"));
             assert_eq!(parent, Path::new("link"));
             assert_eq!(*problem, "is a symlink");
@@ -156,15 +186,40 @@ fn writing_through_a_symlink_is_refused() {
         .file("etc/passwd", b"evil")
         .end();
     let err = refused(&work, &payload, &key);
-    assert!(matches!(&err, Error::DuplicateEntry { path } if path == Path::new("etc")), "{err}");
+    assert!(
+        matches!(&err, Error::DuplicateEntry { path } if path == Path::new("etc")),
+        "{err}"
+    );
 
     // A file as a parent, and a missing parent.
-    let payload = RawTar::default().root().file("f", b"x").file("f/g", b"y").end();
+    let payload = RawTar::default()
+        .root()
+        .file("f", b"x")
+        .file("f/g", b"y")
+        .end();
     let err = refused(&work, &payload, &key);
-    assert!(matches!(&err, Error::BadParent { problem: "is not a directory", .. }), "{err}");
+    assert!(
+        matches!(
+            &err,
+            Error::BadParent {
+                problem: "is not a directory",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let payload = RawTar::default().root().file("nodir/g", b"y").end();
     let err = refused(&work, &payload, &key);
-    assert!(matches!(&err, Error::BadParent { problem: "is missing", .. }), "{err}");
+    assert!(
+        matches!(
+            &err,
+            Error::BadParent {
+                problem: "is missing",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -173,10 +228,22 @@ fn duplicates_and_unsupported_types_are_refused() {
     let work = tmp.path().join("work");
     let key = key128();
 
-    let payload = RawTar::default().root().file("a", b"1").file("a", b"2").end();
+    let payload = RawTar::default()
+        .root()
+        .file("a", b"1")
+        .file("a", b"2")
+        .end();
     let err = refused(&work, &payload, &key);
-    assert!(matches!(&err, Error::DuplicateEntry { path } if path == Path::new("a")), "{err}");
-    let payload = RawTar::default().root().dir("d").file("d/x", b"1").dir("d").end();
+    assert!(
+        matches!(&err, Error::DuplicateEntry { path } if path == Path::new("a")),
+        "{err}"
+    );
+    let payload = RawTar::default()
+        .root()
+        .dir("d")
+        .file("d/x", b"1")
+        .dir("d")
+        .end();
     let err = refused(&work, &payload, &key);
     assert!(matches!(&err, Error::DuplicateEntry { .. }), "{err}");
     // A second root entry.
@@ -239,6 +306,9 @@ fn setuid_bits_are_dropped_and_benign_archives_open() {
     assert_eq!(mode("suid"), 0o755);
     assert_eq!(mode("d/y"), 0o644);
     assert_eq!(fs::read(dest.join("d/y")).unwrap(), b"yy");
-    let mut f = fs::OpenOptions::new().append(true).open(dest.join("d/y")).unwrap();
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(dest.join("d/y"))
+        .unwrap();
     f.write_all(b"writable").unwrap();
 }

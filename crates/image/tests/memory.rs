@@ -1,6 +1,9 @@
 //! Memory stays flat: sealing and opening large files does not grow the resident set with the
 //! image size (peak RSS measured with /proc/self/status VmHWM).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::fs;
@@ -48,7 +51,13 @@ fn peak_rss_growth(len: u64) -> u64 {
         .unwrap()
         .root_hash
         .unwrap();
-    open(&image, &dest, OpenKey::RootHash(root), &OpenOptions::default()).unwrap();
+    open(
+        &image,
+        &dest,
+        OpenKey::RootHash(root),
+        &OpenOptions::default(),
+    )
+    .unwrap();
     assert_eq!(
         fs::metadata(dest.join("data/large.bin")).unwrap().len(),
         len
@@ -62,7 +71,10 @@ fn peak_rss_growth(len: u64) -> u64 {
 fn memory_stays_flat_for_64_mib() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let growth = peak_rss_growth(64 << 20);
-    assert!(growth < 16 << 20, "peak RSS grew by {growth} bytes for a 64 MiB file");
+    assert!(
+        growth < 16 << 20,
+        "peak RSS grew by {growth} bytes for a 64 MiB file"
+    );
 }
 
 /// Hundreds of MB: slow in debug builds, run with `cargo test -p initra-image --release -- --ignored`.
@@ -72,5 +84,8 @@ fn memory_stays_flat_for_300_mb() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let growth = peak_rss_growth(300 << 20);
     eprintln!("peak RSS growth for a 300 MiB file: {} KiB", growth / 1024);
-    assert!(growth < 64 << 20, "peak RSS grew by {growth} bytes for a 300 MiB file");
+    assert!(
+        growth < 64 << 20,
+        "peak RSS grew by {growth} bytes for a 300 MiB file"
+    );
 }

@@ -1,5 +1,8 @@
 //! Seal and open real trees: symlinks, empty and large files, unusual names, modes, mtimes.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::fs;
@@ -21,7 +24,11 @@ fn build_tree(root: &Path, large: u64) -> Vec<(PathBuf, Node)> {
     fs::create_dir(root.join("bin")).unwrap();
     fs::create_dir(root.join("tmp")).unwrap();
     fs::create_dir(root.join("locked")).unwrap();
-    fs::write(root.join("etc/app/config.toml"), b"listen = \"0.0.0.0:4433\"\n").unwrap();
+    fs::write(
+        root.join("etc/app/config.toml"),
+        b"listen = \"0.0.0.0:4433\"\n",
+    )
+    .unwrap();
     fs::write(root.join("empty"), b"").unwrap();
     fs::write(root.join("with space.txt"), b"spaces").unwrap();
     fs::write(root.join("ünïcødé-名前.txt"), "unicode".as_bytes()).unwrap();
@@ -108,7 +115,11 @@ fn encrypted_round_trip_preserves_tree() {
     assert_eq!(snapshot(&dest), expected);
     // setuid was dropped, the sticky bit of tmp/ kept.
     assert_eq!(
-        fs::metadata(dest.join("bin/suid")).unwrap().permissions().mode() & 0o7777,
+        fs::metadata(dest.join("bin/suid"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
         0o755
     );
     assert_eq!(
@@ -239,13 +250,7 @@ fn seal_refuses_special_files_and_output_inside_source() {
     // No image and no temporary file left.
     assert_eq!(names(tmp.path()), ["src"]);
 
-    let err = seal(
-        &src.join("a"),
-        &image,
-        Some(&key),
-        &SealOptions::default(),
-    )
-    .unwrap_err();
+    let err = seal(&src.join("a"), &image, Some(&key), &SealOptions::default()).unwrap_err();
     assert!(matches!(err, Error::NotADirectory { .. }), "{err}");
     let err = seal(&src, &image, Some(&key), &seal_opts(1000)).unwrap_err();
     assert!(matches!(err, Error::ChunkSize { actual: 1000 }), "{err}");
@@ -256,10 +261,7 @@ fn inspect_and_open_reject_non_images() {
     let tmp = tempfile::tempdir().unwrap();
     let f = tmp.path().join("not-an-image");
     fs::write(&f, b"hello world, this is not an image").unwrap();
-    assert!(matches!(
-        inspect(&f).unwrap_err(),
-        Error::NotAnImage { .. }
-    ));
+    assert!(matches!(inspect(&f).unwrap_err(), Error::NotAnImage { .. }));
     fs::write(&f, b"INITRAIM\x01\x00").unwrap();
     let err = inspect(&f).unwrap_err();
     assert!(

@@ -1,5 +1,8 @@
 //! Every modification of a sealed image is refused with its specific error, and nothing is left.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::fs;
@@ -44,13 +47,13 @@ fn open_bytes(dir: &Path, bytes: &[u8], key: OpenKey<'_>) -> Error {
     err
 }
 
-fn expect_at(pos: usize, rec: usize) -> &'static str {
+/// Which error a flipped bit at `pos` must cause: magic, header checksum, or the record's chunk.
+fn expect_at(pos: usize) -> &'static str {
     if pos < 8 {
         "magic"
     } else if pos < HEADER_LEN {
         "header"
     } else {
-        let _ = rec;
         "chunk"
     }
 }
@@ -71,7 +74,7 @@ fn every_bit_flip_in_an_encrypted_image_is_refused() {
         let mut bad = good.clone();
         bad[pos] ^= 1 << (pos % 8);
         let err = open_bytes(tmp.path(), &bad, OpenKey::Key(&key));
-        match (expect_at(pos, rec), &err) {
+        match (expect_at(pos), &err) {
             ("magic", Error::NotAnImage { .. }) => {}
             ("header", Error::HeaderCorrupted { .. }) => {}
             ("chunk", Error::ChunkAuthFailed { index }) => {
@@ -97,7 +100,7 @@ fn every_bit_flip_in_an_integrity_image_is_refused() {
         let mut bad = good.clone();
         bad[pos] ^= 1 << (pos % 8);
         let err = open_bytes(tmp.path(), &bad, OpenKey::RootHash(root));
-        match (expect_at(pos, rec), &err) {
+        match (expect_at(pos), &err) {
             ("magic", Error::NotAnImage { .. }) => {}
             ("header", Error::HeaderCorrupted { .. }) => {}
             ("chunk", Error::ChunkHashMismatch { index }) => {
@@ -118,7 +121,11 @@ fn truncation_at_every_chunk_boundary() {
     let good = fs::read(&image).unwrap();
     let rec = record(16);
     for k in 0..N {
-        let err = open_bytes(tmp.path(), &good[..HEADER_LEN + k * rec], OpenKey::Key(&key));
+        let err = open_bytes(
+            tmp.path(),
+            &good[..HEADER_LEN + k * rec],
+            OpenKey::Key(&key),
+        );
         assert!(
             matches!(err, Error::Truncated { missing_chunk } if missing_chunk as usize == k),
             "cut after {k} chunks: {err}"
@@ -249,17 +256,20 @@ fn wrong_key_is_reported_as_wrong_key() {
 
     let err = open_bytes(tmp.path(), &good, OpenKey::Key(&key128()));
     assert!(matches!(err, Error::WrongKey { .. }), "{err}");
-    assert!(err.to_string().contains("wrong image key (key_check mismatch)"));
+    assert!(err
+        .to_string()
+        .contains("wrong image key (key_check mismatch)"));
 
     let big = ImageKey::generate(KeySize::Bits256).unwrap();
     let err = open_bytes(tmp.path(), &good, OpenKey::Key(&big));
     assert!(
-        err.to_string()
-            .contains("wrong image key (the image was sealed with a 128-bit key, this key is 256-bit)"),
+        err.to_string().contains(
+            "wrong image key (the image was sealed with a 128-bit key, this key is 256-bit)"
+        ),
         "{err}"
     );
 
-    // The same bytes as a 256-bit key padded with zeros is still another key.
+    // A root hash for an encrypted image: the caller confused the modes.
     let root: RootHash = "11".repeat(32).parse().unwrap();
     let err = open_bytes(tmp.path(), &good, OpenKey::RootHash(root));
     assert!(matches!(err, Error::ModeMismatch { .. }), "{err}");
@@ -293,7 +303,7 @@ fn header_changed_with_recomputed_checksum_is_header_tampering() {
     assert!(matches!(err, Error::HeaderTampered { .. }), "{err}");
 
     // salt changed: indistinguishable from a wrong key, and reported as such.
-    let mut bad = good.clone();
+    let mut bad = good;
     bad[30] ^= 1;
     fix_checksum(&mut bad);
     let err = open_bytes(tmp.path(), &bad, OpenKey::Key(&key));
@@ -328,7 +338,7 @@ fn integrity_image_with_one_changed_file_is_refused() {
         .windows(needle.len())
         .position(|w| w == needle)
         .unwrap();
-    let mut bad = good.clone();
+    let mut bad = good;
     bad[at + 5] = bad[at + 5].wrapping_add(1);
     let err = open_bytes(tmp.path(), &bad, OpenKey::RootHash(root));
     let chunk = (at + 5 - HEADER_LEN) / record(32);

@@ -68,13 +68,21 @@ impl RaTlsIdentity {
     /// `SHA-256(SPKI DER) || 0^32`, and self-signs a certificate carrying the quote in the
     /// non-critical extension 1.2.840.113741.1.
     pub fn generate(attester: &dyn Attester, opts: &CertOptions) -> Result<RaTlsIdentity, Error> {
-        let gen_err = |what: &'static str| move |e: rcgen::Error| Error::Generate { what, reason: e.to_string() };
+        let gen_err = |what: &'static str| {
+            move |e: rcgen::Error| Error::Generate {
+                what,
+                reason: e.to_string(),
+            }
+        };
         let rng = ring::rand::SystemRandom::new();
         let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(
             &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
             &rng,
         )
-        .map_err(|_| Error::Generate { what: "key generation", reason: "ring failed".to_owned() })?;
+        .map_err(|_| Error::Generate {
+            what: "key generation",
+            reason: "ring failed".to_owned(),
+        })?;
         let key_der = Zeroizing::new(pkcs8.as_ref().to_vec());
         let key = KeyPair::from_pkcs8_der_and_sign_algo(
             &PrivatePkcs8KeyDer::from(key_der.as_slice()),
@@ -84,14 +92,15 @@ impl RaTlsIdentity {
 
         let spki = rcgen::PublicKeyData::subject_public_key_info(&key);
         let mut report_data = [0u8; 64];
-        report_data[..32].copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &spki).as_ref());
+        report_data[..32]
+            .copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &spki).as_ref());
         let quote = attester.quote(&report_data)?;
 
         let now = opts.now.unwrap_or_else(SystemTime::now);
         let not_before = now.checked_sub(opts.backdate).unwrap_or(now);
         let not_after = now.checked_add(opts.lifetime).unwrap_or(now);
-        let mut params =
-            CertificateParams::new(opts.subject_alt_names.clone()).map_err(gen_err("subjectAltName"))?;
+        let mut params = CertificateParams::new(opts.subject_alt_names.clone())
+            .map_err(gen_err("subjectAltName"))?;
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, opts.common_name.as_str());
         params.distinguished_name = dn;
@@ -157,8 +166,10 @@ impl RaTlsIdentity {
 /// 16 random bytes, positive.
 fn random_serial(rng: &ring::rand::SystemRandom) -> Result<SerialNumber, Error> {
     let mut bytes = [0u8; 16];
-    rng.fill(&mut bytes)
-        .map_err(|_| Error::Generate { what: "serial number", reason: "ring RNG failed".to_owned() })?;
+    rng.fill(&mut bytes).map_err(|_| Error::Generate {
+        what: "serial number",
+        reason: "ring RNG failed".to_owned(),
+    })?;
     bytes[0] = (bytes[0] & 0x7f) | 0x01;
     Ok(SerialNumber::from_slice(&bytes))
 }

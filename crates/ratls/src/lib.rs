@@ -10,7 +10,12 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
-#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 mod cert;
 mod error;
@@ -20,7 +25,10 @@ pub mod verifier;
 
 pub use cert::{CertOptions, RaTlsIdentity};
 pub use error::Error;
-pub use read::{read_certificate, read_certificate_pem_or_der, Binding, BindingRule, CertEvidence, EvidenceExtension, EvidenceFormat};
+pub use read::{
+    read_certificate, read_certificate_pem_or_der, Binding, BindingRule, CertEvidence,
+    EvidenceExtension, EvidenceFormat,
+};
 
 /// The provider every config and verifier of this crate uses: ring, explicitly (two providers in one
 /// process make rustls' implicit choice panic).

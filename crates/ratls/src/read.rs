@@ -53,15 +53,22 @@ impl EvidenceFormat {
     /// How this format binds the quote to the certificate key.
     pub fn rule(self) -> BindingRule {
         match self {
-            Self::GramineLegacy | Self::GramineLegacyMalformedOid | Self::Occlum => BindingRule::SpkiSha256,
+            Self::GramineLegacy | Self::GramineLegacyMalformedOid | Self::Occlum => {
+                BindingRule::SpkiSha256
+            }
             Self::IntelSgxSdk | Self::TcgDice => BindingRule::DiceClaims,
         }
     }
 
     /// Matched against the raw DER contents of each extension's OID, so the malformed Gramine OID is
     /// recognised exactly as it is written.
-    const ALL: [EvidenceFormat; 5] =
-        [Self::Occlum, Self::GramineLegacy, Self::GramineLegacyMalformedOid, Self::IntelSgxSdk, Self::TcgDice];
+    const ALL: [EvidenceFormat; 5] = [
+        Self::Occlum,
+        Self::GramineLegacy,
+        Self::GramineLegacyMalformedOid,
+        Self::IntelSgxSdk,
+        Self::TcgDice,
+    ];
 
     fn from_oid_der(der: &[u8]) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.oid().der == der)
@@ -89,7 +96,9 @@ impl BindingRule {
     pub fn describe(self) -> &'static str {
         match self {
             Self::SpkiSha256 => "report_data[0..32] = SHA-256(SPKI DER)",
-            Self::DiceClaims => "report_data[0..32] = SHA-256(DICE claims) and claims pubkey-hash = H(SPKI DER)",
+            Self::DiceClaims => {
+                "report_data[0..32] = SHA-256(DICE claims) and claims pubkey-hash = H(SPKI DER)"
+            }
         }
     }
 }
@@ -170,11 +179,19 @@ impl CertEvidence {
             .extensions
             .iter()
             .map(|e| {
-                let why = e.binding.reason.as_deref().unwrap_or("binding does not hold");
+                let why = e
+                    .binding
+                    .reason
+                    .as_deref()
+                    .unwrap_or("binding does not hold");
                 format!("{} ({}): {why}", e.format, e.oid)
             })
             .collect();
-        reasons.extend(self.undecodable.iter().map(|(f, why)| format!("{f} ({}): {why}", f.oid().dotted)));
+        reasons.extend(
+            self.undecodable
+                .iter()
+                .map(|(f, why)| format!("{f} ({}): {why}", f.oid().dotted)),
+        );
         Err(Error::BindingFailed { reasons })
     }
 
@@ -187,10 +204,16 @@ impl CertEvidence {
     pub fn check_validity(&self, now: SystemTime) -> Result<(), Error> {
         let now_s = unix(now);
         if now_s < self.not_before {
-            return Err(Error::NotYetValid { not_before: rfc3339(self.not_before), now: rfc3339(now_s) });
+            return Err(Error::NotYetValid {
+                not_before: rfc3339(self.not_before),
+                now: rfc3339(now_s),
+            });
         }
         if now_s > self.not_after {
-            return Err(Error::Expired { not_after: rfc3339(self.not_after), now: rfc3339(now_s) });
+            return Err(Error::Expired {
+                not_after: rfc3339(self.not_after),
+                now: rfc3339(now_s),
+            });
         }
         Ok(())
     }
@@ -211,7 +234,10 @@ pub(crate) fn unix(t: SystemTime) -> i64 {
 fn rfc3339(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| format!("@{secs}"))
 }
 
@@ -220,8 +246,16 @@ pub fn read_certificate_pem_or_der(bytes: &[u8]) -> Result<CertEvidence, Error> 
     use rustls_pki_types::pem::PemObject;
     // A DER certificate starts with a SEQUENCE tag (0x30); anything else is taken as PEM text.
     if bytes.first() != Some(&0x30) {
-        let der = rustls_pki_types::CertificateDer::from_pem_slice(bytes)
-            .map_err(|e| Error::Certificate { reason: format!("PEM: {e}") })?;
+        if core::str::from_utf8(bytes).is_err() {
+            return Err(Error::Certificate {
+                reason: "neither DER (a SEQUENCE) nor PEM text".to_owned(),
+            });
+        }
+        let der = rustls_pki_types::CertificateDer::from_pem_slice(bytes).map_err(|e| {
+            Error::Certificate {
+                reason: format!("PEM: {e}"),
+            }
+        })?;
         return read_certificate(&der);
     }
     read_certificate(bytes)
@@ -232,9 +266,13 @@ pub fn read_certificate_pem_or_der(bytes: &[u8]) -> Result<CertEvidence, Error> 
 /// Fails only when the certificate itself is not X.509; a certificate without evidence or with an
 /// unbound quote reads fine and [`CertEvidence::bound_quote`] says why it cannot be used.
 pub fn read_certificate(der: &[u8]) -> Result<CertEvidence, Error> {
-    let (rest, cert) = X509Certificate::from_der(der).map_err(|e| Error::Certificate { reason: e.to_string() })?;
+    let (rest, cert) = X509Certificate::from_der(der).map_err(|e| Error::Certificate {
+        reason: e.to_string(),
+    })?;
     if !rest.is_empty() {
-        return Err(Error::Certificate { reason: format!("{} bytes after the certificate", rest.len()) });
+        return Err(Error::Certificate {
+            reason: format!("{} bytes after the certificate", rest.len()),
+        });
     }
     let spki_der = cert.public_key().raw.to_vec();
     let spki_sha256 = sha(HashAlg::Sha256, &spki_der);
@@ -249,7 +287,9 @@ pub fn read_certificate(der: &[u8]) -> Result<CertEvidence, Error> {
     let mut extensions = Vec::new();
     let mut undecodable = Vec::new();
     for ext in cert.extensions() {
-        let Some(format) = EvidenceFormat::from_oid_der(ext.oid.as_bytes()) else { continue };
+        let Some(format) = EvidenceFormat::from_oid_der(ext.oid.as_bytes()) else {
+            continue;
+        };
         match evaluate(format, ext.value, &spki_der, &spki_sha256, dice.as_ref()) {
             Ok((quote, binding)) => extensions.push(EvidenceExtension {
                 format,
@@ -288,7 +328,11 @@ fn evaluate(
             let actual = report_data_head(&quote);
             let holds = actual == spki_sha256;
             let reason = (!holds).then(|| {
-                format!("report_data[0..32] {} != SHA-256(SPKI) {}", hex::encode(&actual), hex::encode(spki_sha256))
+                format!(
+                    "report_data[0..32] {} != SHA-256(SPKI) {}",
+                    hex::encode(&actual),
+                    hex::encode(spki_sha256)
+                )
             });
             let binding = Binding {
                 rule: BindingRule::SpkiSha256,
@@ -362,7 +406,12 @@ fn dice_binding(claims: &TaggedEvidence, actual: &[u8], spki_der: &[u8]) -> Bind
 }
 
 fn report_data_head(quote: &Quote) -> Vec<u8> {
-    quote.report_data().as_bytes().get(..32).unwrap_or_default().to_vec()
+    quote
+        .report_data()
+        .as_bytes()
+        .get(..32)
+        .unwrap_or_default()
+        .to_vec()
 }
 
 fn sha(alg: HashAlg, data: &[u8]) -> Vec<u8> {

@@ -12,7 +12,8 @@ use crate::{Error, RaTlsIdentity};
 /// ALPN protocol of gRPC.
 pub const ALPN_H2: &[u8] = b"h2";
 
-const VERSIONS: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13, &rustls::version::TLS12];
+const VERSIONS: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
 
 /// A server config presenting `identity` and verifying clients with `client_verifier`
 /// (normally [`crate::verifier::AttestedClientVerifier`]).
@@ -20,7 +21,11 @@ pub fn server_config(
     identity: &RaTlsIdentity,
     client_verifier: Arc<dyn ClientCertVerifier>,
 ) -> Result<ServerConfig, Error> {
-    server_config_with_cert(identity.cert_chain(), identity.private_key(), client_verifier)
+    server_config_with_cert(
+        identity.cert_chain(),
+        identity.private_key(),
+        client_verifier,
+    )
 }
 
 /// A server config presenting a given chain and key (e.g. a conventional PKI certificate).

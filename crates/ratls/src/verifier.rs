@@ -24,7 +24,10 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, RootCertStore,
+    SignatureScheme,
+};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::read::{read_certificate, CertEvidence};
@@ -42,7 +45,9 @@ pub fn to_rustls(err: Error) -> rustls::Error {
 /// verdict reason to users).
 pub fn ratls_error(err: &rustls::Error) -> Option<&Error> {
     match err {
-        rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => inner.downcast_ref::<Error>(),
+        rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
+            inner.downcast_ref::<Error>()
+        }
         _ => None,
     }
 }
@@ -84,7 +89,11 @@ pub struct AttestedServerVerifier {
 
 #[derive(Debug)]
 enum Mode {
-    Attested { verifier: Arc<Verifier>, cache: Mutex<VerdictCache>, verifications: AtomicU64 },
+    Attested {
+        verifier: Arc<Verifier>,
+        cache: Mutex<VerdictCache>,
+        verifications: AtomicU64,
+    },
     Pinned(Arc<WebPkiServerVerifier>),
 }
 
@@ -105,9 +114,12 @@ impl AttestedServerVerifier {
             ServerTrust::PinnedCa(ca) => {
                 let mut roots = RootCertStore::empty();
                 roots.add(ca)?;
-                let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                    .build()
-                    .map_err(|e| Error::Tls(rustls::Error::General(format!("pinned CA: {e}"))))?;
+                let inner =
+                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                        .build()
+                        .map_err(|e| {
+                            Error::Tls(rustls::Error::General(format!("pinned CA: {e}")))
+                        })?;
                 Mode::Pinned(inner)
             }
         };
@@ -140,7 +152,12 @@ impl AttestedServerVerifier {
     ) -> Result<(), Error> {
         let key = cert_key(end_entity);
         let now_s = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-        if cache.lock().ok().and_then(|mut c| c.get(&key, now_s)).is_some() {
+        if cache
+            .lock()
+            .ok()
+            .and_then(|mut c| c.get(&key, now_s))
+            .is_some()
+        {
             return Ok(());
         }
         let evidence = check_peer(end_entity, now)?;
@@ -153,7 +170,9 @@ impl AttestedServerVerifier {
                 simulated = verdict.simulated,
                 "attested server rejected by policy"
             );
-            return Err(Error::Rejected { verdict: Box::new(verdict) });
+            return Err(Error::Rejected {
+                verdict: Box::new(verdict),
+            });
         }
         tracing::info!(
             simulated = verdict.simulated,
@@ -178,7 +197,11 @@ impl ServerCertVerifier for AttestedServerVerifier {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         match &self.mode {
-            Mode::Attested { verifier, cache, verifications } => self
+            Mode::Attested {
+                verifier,
+                cache,
+                verifications,
+            } => self
                 .verify_attested(verifier, cache, verifications, end_entity, now)
                 .map(|()| ServerCertVerified::assertion())
                 .map_err(to_rustls),
@@ -194,7 +217,12 @@ impl ServerCertVerifier for AttestedServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -203,11 +231,18 @@ impl ServerCertVerifier for AttestedServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -255,7 +290,9 @@ impl ClientCertVerifier for AttestedClientVerifier {
         _intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        check_peer(end_entity, now).map(|_| ClientCertVerified::assertion()).map_err(to_rustls)
+        check_peer(end_entity, now)
+            .map(|_| ClientCertVerified::assertion())
+            .map_err(to_rustls)
     }
 
     fn verify_tls12_signature(
@@ -264,7 +301,12 @@ impl ClientCertVerifier for AttestedClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -273,11 +315,18 @@ impl ClientCertVerifier for AttestedClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -315,7 +364,14 @@ impl VerdictCache {
             self.entries.retain(|_, (na, _)| *na >= now);
         }
         while self.entries.len() >= VERDICT_CACHE_ENTRIES {
-            let Some(soonest) = self.entries.iter().min_by_key(|(_, (na, _))| *na).map(|(k, _)| *k) else { break };
+            let Some(soonest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (na, _))| *na)
+                .map(|(k, _)| *k)
+            else {
+                break;
+            };
             self.entries.remove(&soonest);
         }
         self.entries.insert(key, (not_after, verdict));

@@ -15,14 +15,18 @@
 mod accept;
 mod config;
 mod error;
+mod gate;
 pub mod peer;
 pub mod secrets;
 mod serve;
 mod service;
+mod setup;
 mod state;
 
 pub use config::{Limits, RootFile, ServerConfig, ServerConfigBuilder, ServerIdentity};
 pub use error::Error;
+pub use gate::VerifierGate;
+pub use setup::{build_verifier, load_state, run, shutdown_signal, BoundServer};
 pub use service::MAX_NAMES_PER_CALL;
 pub use state::State;
 

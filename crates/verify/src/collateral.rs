@@ -48,7 +48,8 @@ impl Collateral {
             origin: origin.to_owned(),
             reason,
         };
-        let inner: QuoteCollateralV3 = serde_json::from_str(json).map_err(|e| err(e.to_string()))?;
+        let inner: QuoteCollateralV3 =
+            serde_json::from_str(json).map_err(|e| err(e.to_string()))?;
         Self::from_collateral(inner, origin)
     }
 
@@ -58,12 +59,16 @@ impl Collateral {
             origin: origin.to_owned(),
             reason,
         };
-        let summary: TcbInfoSummary = serde_json::from_str(&inner.tcb_info)
-            .map_err(|e| err(format!("tcb_info: {e}")))?;
+        let summary: TcbInfoSummary =
+            serde_json::from_str(&inner.tcb_info).map_err(|e| err(format!("tcb_info: {e}")))?;
         let tee = match summary.id.as_deref() {
             None | Some("SGX") => Tee::Sgx,
             Some("TDX") => Tee::Tdx,
-            Some(other) => return Err(err(format!("tcb_info.id: expected SGX or TDX, got {other}"))),
+            Some(other) => {
+                return Err(err(format!(
+                    "tcb_info.id: expected SGX or TDX, got {other}"
+                )))
+            }
         };
         Ok(Self {
             tee,

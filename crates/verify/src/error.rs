@@ -64,7 +64,9 @@ pub enum Error {
         reason: String,
     },
     /// The quote's PCK chain ends in a root that is not configured.
-    #[error("PCK chain ends in an untrusted root (issuer: {issuer}); configured roots: {configured}")]
+    #[error(
+        "PCK chain ends in an untrusted root (issuer: {issuer}); configured roots: {configured}"
+    )]
     UntrustedRoot {
         /// Issuer DN of the last certificate in the chain.
         issuer: String,

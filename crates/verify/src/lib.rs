@@ -8,7 +8,12 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
-#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 mod claims;
 mod collateral;
@@ -21,7 +26,9 @@ mod verifier;
 pub use claims::{Claims, SgxClaims, TdxClaims};
 pub use collateral::{quote_fmspc, Collateral, CollateralSource, StaticCollateral};
 pub use error::Error;
-pub use policy::{AccessDenied, Identities, IdentityRule, Policy, SgxIdentity, TcbStatus, TdxIdentity};
+pub use policy::{
+    AccessDenied, Identities, IdentityRule, Policy, SgxIdentity, TcbStatus, TdxIdentity,
+};
 pub use roots::{RootKind, TrustRoot, TrustRoots, INTEL_SGX_ROOT_CA_DER};
 pub use verdict::{Decision, RejectionKind, Verdict};
 pub use verifier::Verifier;

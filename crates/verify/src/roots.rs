@@ -208,6 +208,7 @@ pub(crate) fn cert_der_from_der_or_pem(bytes: &[u8]) -> Result<Vec<u8>, String> 
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // tests index fixed test vectors
 mod tests {
     use super::*;
 

@@ -89,7 +89,11 @@ impl Verdict {
         let mut out = Map::new();
         out.insert(
             "verdict".into(),
-            json!(if self.is_accepted() { "accepted" } else { "rejected" }),
+            json!(if self.is_accepted() {
+                "accepted"
+            } else {
+                "rejected"
+            }),
         );
         out.insert("tee".into(), json!(self.tee));
         out.insert("tcb_status".into(), json!(self.tcb_status));

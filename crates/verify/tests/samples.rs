@@ -1,6 +1,9 @@
 //! Every sample of shared/testdata with a stated expected result gives it at a pinned time, and an
 //! expiry error just outside its collateral window.
 
+// Test helpers may panic: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -58,7 +61,9 @@ fn ok(quote: &str, collateral: &[&str], time: &str) -> Verdict {
 }
 
 fn err(quote: &str, collateral: &[&str], time: &str) -> String {
-    run(quote, collateral, permissive(), time).unwrap_err().to_string()
+    run(quote, collateral, permissive(), time)
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -83,7 +88,13 @@ fn sgx_v3_window_edges() {
 
 #[test]
 fn sgx_default_policy_rejects_with_exact_message() {
-    let v = run(SGX_QUOTE, &[SGX_COLL], Policy::default(), "2025-07-01T00:00:00Z").unwrap();
+    let v = run(
+        SGX_QUOTE,
+        &[SGX_COLL],
+        Policy::default(),
+        "2025-07-01T00:00:00Z",
+    )
+    .unwrap();
     assert_eq!(
         v.decision,
         Decision::Rejected {
@@ -125,8 +136,13 @@ fn sgx_accepting_the_status_passes_and_advisory_allow_list_applies() {
             "allowed_advisories": ["INTEL-SA-00289"], "identities": "any"}"#,
     )
     .unwrap();
-    let v = run(SGX_QUOTE, &[SGX_COLL], Policy::from_file(&path).unwrap(), "2025-07-01T00:00:00Z")
-        .unwrap();
+    let v = run(
+        SGX_QUOTE,
+        &[SGX_COLL],
+        Policy::from_file(&path).unwrap(),
+        "2025-07-01T00:00:00Z",
+    )
+    .unwrap();
     assert_eq!(
         v.decision.reason(),
         Some(
@@ -140,8 +156,13 @@ fn sgx_accepting_the_status_passes_and_advisory_allow_list_applies() {
             "allowed_advisories": ["INTEL-SA-00289", "INTEL-SA-00615"], "identities": "any"}"#,
     )
     .unwrap();
-    let v = run(SGX_QUOTE, &[SGX_COLL], Policy::from_file(&path).unwrap(), "2025-07-01T00:00:00Z")
-        .unwrap();
+    let v = run(
+        SGX_QUOTE,
+        &[SGX_COLL],
+        Policy::from_file(&path).unwrap(),
+        "2025-07-01T00:00:00Z",
+    )
+    .unwrap();
     assert!(v.is_accepted());
 }
 
@@ -150,7 +171,13 @@ fn tdx_v4_up_to_date() {
     let v = ok(TDX_QUOTE, &[TDX_COLL], "2025-07-01T00:00:00Z");
     assert_eq!(v.tcb_status, TcbStatus::UpToDate);
     assert!(v.advisory_ids.is_empty());
-    let v = run(TDX_QUOTE, &[TDX_COLL], Policy::default(), "2025-07-01T00:00:00Z").unwrap();
+    let v = run(
+        TDX_QUOTE,
+        &[TDX_COLL],
+        Policy::default(),
+        "2025-07-01T00:00:00Z",
+    )
+    .unwrap();
     assert!(v.is_accepted(), "{:?}", v.decision);
     assert_eq!(
         v.to_json()["mr_td"],
@@ -253,10 +280,16 @@ fn several_collaterals_are_chosen_by_tee_and_fmspc() {
     assert_eq!(v.tcb_status, TcbStatus::UpToDate);
     let e = err(
         TDX_QUOTE,
-        &[SGX_COLL, sample!("tdx/dcapqvl-near-v4/quote_collateral.json")],
+        &[
+            SGX_COLL,
+            sample!("tdx/dcapqvl-near-v4/quote_collateral.json"),
+        ],
         "2025-07-01T00:00:00Z",
     );
-    assert!(e.starts_with("no collateral for tdx quote with FMSPC b0c06f000000"), "{e}");
+    assert!(
+        e.starts_with("no collateral for tdx quote with FMSPC b0c06f000000"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -267,7 +300,10 @@ fn untrusted_root_names_the_issuer() {
         Arc::new(StaticCollateral::from_files(&[SGX_COLL]).unwrap()),
         Arc::new(permissive()),
     );
-    let e = v.verify(&bytes, at("2025-07-01T00:00:00Z")).unwrap_err().to_string();
+    let e = v
+        .verify(&bytes, at("2025-07-01T00:00:00Z"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("Intel SGX Root CA"), "{e}");
     assert!(e.contains("untrusted root"), "{e}");
 }
@@ -317,6 +353,9 @@ fn verifier_is_shareable_across_threads() {
         })
         .collect();
     for h in handles {
-        assert_eq!(h.join().unwrap().tcb_status, TcbStatus::ConfigurationAndSWHardeningNeeded);
+        assert_eq!(
+            h.join().unwrap().tcb_status,
+            TcbStatus::ConfigurationAndSWHardeningNeeded
+        );
     }
 }

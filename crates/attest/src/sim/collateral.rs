@@ -147,7 +147,11 @@ pub(crate) fn build(
         attributes_mask: ATTRIBUTES_MASK,
         mrsigner: hex::encode_upper(qe.mr_signer),
         isvprodid: qe.isv_prod_id,
-        tcb_levels: vec![QeTcbLevel { tcb: QeTcb { isvsvn: qe.isv_svn }, tcb_date: &issue_s, tcb_status: "UpToDate" }],
+        tcb_levels: vec![QeTcbLevel {
+            tcb: QeTcb { isvsvn: qe.isv_svn },
+            tcb_date: &issue_s,
+            tcb_status: "UpToDate",
+        }],
     };
     let tcb_info = json(&tcb_info)?;
     let qe_identity = json(&qe_identity)?;
@@ -159,7 +163,13 @@ pub(crate) fn build(
     // CRL numbers grow with each re-signing so a newer CRL is recognisable.
     let crl_number = u64::try_from(issue.unix_timestamp()).unwrap_or(1);
     let root_ca_crl = pki::crl(Role::Root, signers.root_key, issue, next_update, crl_number)?;
-    let pck_crl = pki::crl(Role::PckCa, signers.pck_ca_key, issue, next_update, crl_number)?;
+    let pck_crl = pki::crl(
+        Role::PckCa,
+        signers.pck_ca_key,
+        issue,
+        next_update,
+        crl_number,
+    )?;
 
     let tcb_chain = format!("{}{}", signers.tcb_signing_pem, signers.root_pem);
     Ok(CollateralJson {
@@ -176,14 +186,22 @@ pub(crate) fn build(
 }
 
 fn json(value: &impl Serialize) -> Result<String, Error> {
-    serde_json::to_string(value)
-        .map_err(|e| Error::InvalidValue { field: "collateral", reason: format!("JSON encoding: {e}") })
+    serde_json::to_string(value).map_err(|e| Error::InvalidValue {
+        field: "collateral",
+        reason: format!("JSON encoding: {e}"),
+    })
 }
 
 /// A ring signing key (raw `r || s` output) from an rcgen key.
 pub(crate) fn ring_key(key: &KeyPair) -> Result<EcdsaKeyPair, Error> {
-    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, key.serialized_der(), &ring::rand::SystemRandom::new())
-        .map_err(|_| Error::Crypto { operation: "loading a P-256 signing key" })
+    EcdsaKeyPair::from_pkcs8(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        key.serialized_der(),
+        &ring::rand::SystemRandom::new(),
+    )
+    .map_err(|_| Error::Crypto {
+        operation: "loading a P-256 signing key",
+    })
 }
 
 /// Signs `message`, returning the raw 64-byte `r || s`.
@@ -191,8 +209,9 @@ pub(crate) fn sign_raw(key: &EcdsaKeyPair, message: &[u8]) -> Result<[u8; 64], E
     let sig = key
         .sign(&ring::rand::SystemRandom::new(), message)
         .map_err(Error::crypto("ECDSA signing"))?;
-    <[u8; 64]>::try_from(sig.as_ref())
-        .map_err(|_| Error::Crypto { operation: "ECDSA signing (unexpected signature length)" })
+    <[u8; 64]>::try_from(sig.as_ref()).map_err(|_| Error::Crypto {
+        operation: "ECDSA signing (unexpected signature length)",
+    })
 }
 
 fn sign_hex(key: &EcdsaKeyPair, message: &[u8]) -> Result<String, Error> {

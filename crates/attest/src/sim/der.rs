@@ -74,7 +74,10 @@ mod tests {
     #[test]
     fn encodes_like_the_intel_extension() {
         // 1.2.840.113741.1.13.1 as it appears in every Intel PCK certificate.
-        assert_eq!(hex::encode(oid(&[1, 2, 840, 113741, 1, 13, 1])), "06092a864886f84d010d01");
+        assert_eq!(
+            hex::encode(oid(&[1, 2, 840, 113741, 1, 13, 1])),
+            "06092a864886f84d010d01"
+        );
         assert_eq!(unsigned(INTEGER, 0), [2, 1, 0]);
         assert_eq!(unsigned(INTEGER, 255), [2, 2, 0, 255]);
         assert_eq!(unsigned(INTEGER, 13), [2, 1, 13]);

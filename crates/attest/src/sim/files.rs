@@ -11,7 +11,11 @@ use serde::Serialize;
 use crate::Error;
 
 pub(super) fn create_dir(dir: &Path) -> Result<(), Error> {
-    std::fs::DirBuilder::new().recursive(true).mode(0o755).create(dir).map_err(|e| Error::io(dir, e))
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+        .map_err(|e| Error::io(dir, e))
 }
 
 fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
@@ -21,7 +25,9 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
         .mode(mode)
         .open(path)
         .map_err(|e| Error::io(path, e))?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| Error::io(path, e))
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io(path, e))
 }
 
 /// A private key: mode 0600, must not exist yet.
@@ -58,9 +64,11 @@ pub(super) fn replace_json(path: &Path, value: &impl Serialize) -> Result<(), Er
 
 pub(super) fn read(dir: &Path, path: &Path, what: &'static str) -> Result<Vec<u8>, Error> {
     std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            Error::MissingFile { path: path.to_path_buf(), what, dir: dir.to_path_buf() }
-        }
+        std::io::ErrorKind::NotFound => Error::MissingFile {
+            path: path.to_path_buf(),
+            what,
+            dir: dir.to_path_buf(),
+        },
         _ => Error::io(path, e),
     })
 }
@@ -73,7 +81,11 @@ pub(super) fn read_text(dir: &Path, path: &Path, what: &'static str) -> Result<S
     })
 }
 
-pub(super) fn read_json<T: DeserializeOwned>(dir: &Path, path: &Path, what: &'static str) -> Result<T, Error> {
+pub(super) fn read_json<T: DeserializeOwned>(
+    dir: &Path,
+    path: &Path,
+    what: &'static str,
+) -> Result<T, Error> {
     let bytes = read(dir, path, what)?;
     serde_json::from_slice(&bytes).map_err(|e| Error::InvalidFile {
         path: path.to_path_buf(),
@@ -82,7 +94,11 @@ pub(super) fn read_json<T: DeserializeOwned>(dir: &Path, path: &Path, what: &'st
     })
 }
 
-pub(super) fn read_key(dir: &Path, path: &Path, what: &'static str) -> Result<rcgen::KeyPair, Error> {
+pub(super) fn read_key(
+    dir: &Path,
+    path: &Path,
+    what: &'static str,
+) -> Result<rcgen::KeyPair, Error> {
     let pem = zeroize::Zeroizing::new(read_text(dir, path, what)?);
     rcgen::KeyPair::from_pem(&pem).map_err(|e| Error::InvalidFile {
         path: path.to_path_buf(),

@@ -68,7 +68,10 @@ pub struct SimOptions {
 
 impl Default for SimOptions {
     fn default() -> Self {
-        Self { validity_days: 30, now: None }
+        Self {
+            validity_days: 30,
+            now: None,
+        }
     }
 }
 
@@ -151,7 +154,9 @@ pub struct SimPlatform {
 
 impl std::fmt::Debug for SimPlatform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimPlatform").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("SimPlatform")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -161,15 +166,24 @@ impl SimPlatform {
     pub fn create(dir: &Path, opts: &SimOptions) -> Result<SimPlatform, Error> {
         let manifest_path = dir.join(layout::MANIFEST);
         if manifest_path.exists() {
-            return Err(Error::AlreadyExists { path: manifest_path });
+            return Err(Error::AlreadyExists {
+                path: manifest_path,
+            });
         }
         files::create_dir(dir)?;
 
-        let now = opts.now.unwrap_or_else(OffsetDateTime::now_utc).replace_nanosecond(0).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let now = opts
+            .now
+            .unwrap_or_else(OffsetDateTime::now_utc)
+            .replace_nanosecond(0)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         let not_before = now - time::Duration::days(1);
         let next_update = now + time::Duration::days(i64::from(opts.validity_days));
         if opts.validity_days == 0 {
-            return Err(Error::InvalidValue { field: "validity_days", reason: "must be at least 1".to_owned() });
+            return Err(Error::InvalidValue {
+                field: "validity_days",
+                reason: "must be at least 1".to_owned(),
+            });
         }
 
         let tcb = PlatformTcb {
@@ -205,10 +219,28 @@ impl SimPlatform {
 
         let root = pki::issue(pki::Role::Root, &root_key, None, not_before, &tcb)?;
         let root_issuer = pki::Role::Root.issuer(&root_key);
-        let pck_ca = pki::issue(pki::Role::PckCa, &pck_ca_key, Some(&root_issuer), not_before, &tcb)?;
-        let tcb_signing = pki::issue(pki::Role::TcbSigning, &tcb_key, Some(&root_issuer), not_before, &tcb)?;
+        let pck_ca = pki::issue(
+            pki::Role::PckCa,
+            &pck_ca_key,
+            Some(&root_issuer),
+            not_before,
+            &tcb,
+        )?;
+        let tcb_signing = pki::issue(
+            pki::Role::TcbSigning,
+            &tcb_key,
+            Some(&root_issuer),
+            not_before,
+            &tcb,
+        )?;
         let pck_ca_issuer = pki::Role::PckCa.issuer(&pck_ca_key);
-        let pck_leaf = pki::issue(pki::Role::PckLeaf, &pck_key, Some(&pck_ca_issuer), not_before, &tcb)?;
+        let pck_leaf = pki::issue(
+            pki::Role::PckLeaf,
+            &pck_key,
+            Some(&pck_ca_issuer),
+            not_before,
+            &tcb,
+        )?;
 
         let signers = collateral::CollateralSigners {
             root_key: &root_key,
@@ -244,15 +276,24 @@ impl SimPlatform {
             (layout::ATTESTATION_KEY, &attestation_key),
             (layout::SIGNER_KEY, &signer_key),
         ] {
-            files::write_secret(&dir.join(name), zeroize::Zeroizing::new(key.serialize_pem()).as_bytes())?;
+            files::write_secret(
+                &dir.join(name),
+                zeroize::Zeroizing::new(key.serialize_pem()).as_bytes(),
+            )?;
         }
         files::write_public(&dir.join(layout::ROOT_CA_DER), root.der())?;
         files::write_public(&dir.join(layout::ROOT_CA_PEM), root.pem().as_bytes())?;
         files::write_public(&dir.join(layout::PCK_CA_PEM), pck_ca.pem().as_bytes())?;
-        files::write_public(&dir.join(layout::TCB_SIGNING_PEM), tcb_signing.pem().as_bytes())?;
+        files::write_public(
+            &dir.join(layout::TCB_SIGNING_PEM),
+            tcb_signing.pem().as_bytes(),
+        )?;
         let chain = format!("{}{}{}", pck_leaf.pem(), pck_ca.pem(), root.pem());
         files::write_public(&dir.join(layout::PCK_CHAIN_PEM), chain.as_bytes())?;
-        files::write_public(&dir.join(layout::SIGNER_PEM), signer_key.public_key_pem().as_bytes())?;
+        files::write_public(
+            &dir.join(layout::SIGNER_PEM),
+            signer_key.public_key_pem().as_bytes(),
+        )?;
         files::write_json(&dir.join(layout::COLLATERAL), &collateral)?;
         files::write_json(&manifest_path, &manifest)?;
         tracing::info!(dir = %dir.display(), "created simulated SGX platform");
@@ -273,18 +314,35 @@ impl SimPlatform {
                 ),
             });
         }
-        let root_der = files::read(dir, &dir.join(layout::ROOT_CA_DER), "simulated root CA certificate")?;
-        let pck_chain_pem = files::read_text(dir, &dir.join(layout::PCK_CHAIN_PEM), "PCK certificate chain")?;
+        let root_der = files::read(
+            dir,
+            &dir.join(layout::ROOT_CA_DER),
+            "simulated root CA certificate",
+        )?;
+        let pck_chain_pem = files::read_text(
+            dir,
+            &dir.join(layout::PCK_CHAIN_PEM),
+            "PCK certificate chain",
+        )?;
         let signer_path = dir.join(layout::SIGNER_PEM);
         let signer_pem = files::read(dir, &signer_path, "enclave signing public key")?;
-        let signer_spki = measure::signer_spki_from_pem(&signer_pem).map_err(|reason| Error::InvalidFile {
-            path: signer_path,
-            what: "enclave signing public key",
-            reason,
-        })?;
+        let signer_spki =
+            measure::signer_spki_from_pem(&signer_pem).map_err(|reason| Error::InvalidFile {
+                path: signer_path,
+                what: "enclave signing public key",
+                reason,
+            })?;
         let keys = Keys {
-            attestation: collateral::ring_key(&files::read_key(dir, &dir.join(layout::ATTESTATION_KEY), "attestation key")?)?,
-            pck: collateral::ring_key(&files::read_key(dir, &dir.join(layout::PCK_KEY), "PCK key")?)?,
+            attestation: collateral::ring_key(&files::read_key(
+                dir,
+                &dir.join(layout::ATTESTATION_KEY),
+                "attestation key",
+            )?)?,
+            pck: collateral::ring_key(&files::read_key(
+                dir,
+                &dir.join(layout::PCK_KEY),
+                "PCK key",
+            )?)?,
         };
         Ok(SimPlatform {
             dir: dir.to_path_buf(),
@@ -308,9 +366,15 @@ impl SimPlatform {
         let root_key = files::read_key(&dir, &dir.join(layout::ROOT_CA_KEY), "root CA key")?;
         let pck_ca_key = files::read_key(&dir, &dir.join(layout::PCK_CA_KEY), "PCK CA key")?;
         let tcb_key = files::read_key(&dir, &dir.join(layout::TCB_SIGNING_KEY), "TCB signing key")?;
-        let root_pem = files::read_text(&dir, &dir.join(layout::ROOT_CA_PEM), "root CA certificate")?;
-        let pck_ca_pem = files::read_text(&dir, &dir.join(layout::PCK_CA_PEM), "PCK CA certificate")?;
-        let tcb_pem = files::read_text(&dir, &dir.join(layout::TCB_SIGNING_PEM), "TCB signing certificate")?;
+        let root_pem =
+            files::read_text(&dir, &dir.join(layout::ROOT_CA_PEM), "root CA certificate")?;
+        let pck_ca_pem =
+            files::read_text(&dir, &dir.join(layout::PCK_CA_PEM), "PCK CA certificate")?;
+        let tcb_pem = files::read_text(
+            &dir,
+            &dir.join(layout::TCB_SIGNING_PEM),
+            "TCB signing certificate",
+        )?;
         let signers = collateral::CollateralSigners {
             root_key: &root_key,
             pck_ca_key: &pck_ca_key,
@@ -363,22 +427,32 @@ impl SimPlatform {
 
     /// Collateral window written at creation or last renewal (RFC 3339): issue date, next update.
     pub fn collateral_window(&self) -> (&str, &str) {
-        (&self.manifest.collateral_issue_date, &self.manifest.collateral_next_update)
+        (
+            &self.manifest.collateral_issue_date,
+            &self.manifest.collateral_next_update,
+        )
     }
 
     /// The identity of an enclave made of `exe` and `configs` and signed by this platform's signing
     /// key (ISVPRODID, SVNs 0, not debug).
     pub fn measure(&self, exe: &Path, configs: &[&Path]) -> Result<EnclaveIdentity, Error> {
-        Ok(EnclaveIdentity::new(measure::measure_enclave(exe, configs)?, self.mr_signer()))
+        Ok(EnclaveIdentity::new(
+            measure::measure_enclave(exe, configs)?,
+            self.mr_signer(),
+        ))
     }
 }
 
 /// RFC 3339 in UTC with whole seconds, as Intel's collateral writes dates (`2025-06-19T10:56:11Z`).
 pub(crate) fn rfc3339(t: OffsetDateTime) -> Result<String, Error> {
-    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
     t.to_offset(time::UtcOffset::UTC)
         .format(&format)
-        .map_err(|e| Error::InvalidValue { field: "date", reason: e.to_string() })
+        .map_err(|e| Error::InvalidValue {
+            field: "date",
+            reason: e.to_string(),
+        })
 }
 
 fn sha256(data: &[u8]) -> [u8; 32] {
@@ -389,7 +463,9 @@ fn sha256(data: &[u8]) -> [u8; 32] {
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
     let mut out = [0u8; N];
-    ring::rand::SystemRandom::new().fill(&mut out).map_err(Error::crypto("random bytes"))?;
+    ring::rand::SystemRandom::new()
+        .fill(&mut out)
+        .map_err(Error::crypto("random bytes"))?;
     Ok(out)
 }
 
@@ -397,11 +473,16 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
 mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer, const N: usize>(v: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer, const N: usize>(
+        v: &[u8; N],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_str(&hex::encode(v))
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[u8; N], D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<[u8; N], D::Error> {
         let text = String::deserialize(d)?;
         let bytes = hex::decode(&text).map_err(serde::de::Error::custom)?;
         let len = bytes.len();

@@ -11,8 +11,8 @@
 //! chain building (webpki, CRLs required for every certificate) accepts them unchanged.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName, DnType, IsCa,
-    Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, SerialNumber,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
+    DnType, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, SerialNumber,
 };
 use ring::rand::SecureRandom;
 use time::OffsetDateTime;
@@ -73,7 +73,10 @@ impl Role {
             }
             Self::TcbSigning | Self::PckLeaf => {
                 params.is_ca = IsCa::ExplicitNoCa;
-                params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::ContentCommitment];
+                params.key_usages = vec![
+                    KeyUsagePurpose::DigitalSignature,
+                    KeyUsagePurpose::ContentCommitment,
+                ];
             }
         }
         params.use_authority_key_identifier_extension = !matches!(self, Self::Root);
@@ -95,7 +98,9 @@ pub(crate) fn new_key() -> Result<KeyPair, Error> {
 /// A random positive serial number of 16 bytes.
 fn random_serial() -> Result<SerialNumber, Error> {
     let mut bytes = [0u8; 16];
-    ring::rand::SystemRandom::new().fill(&mut bytes).map_err(Error::crypto("random serial number"))?;
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(Error::crypto("random serial number"))?;
     bytes[0] = (bytes[0] & 0x7f) | 0x01;
     Ok(SerialNumber::from_slice(&bytes))
 }
@@ -139,7 +144,9 @@ pub(crate) fn crl(
         revoked_certs: Vec::new(),
         key_identifier_method: KeyIdMethod::Sha256,
     };
-    let crl = params.signed_by(&issuer_role.issuer(issuer_key)).map_err(Error::cert("CRL"))?;
+    let crl = params
+        .signed_by(&issuer_role.issuer(issuer_key))
+        .map_err(Error::cert("CRL"))?;
     Ok(crl.der().to_vec())
 }
 
@@ -160,8 +167,14 @@ pub(crate) fn sgx_extension(tcb: &PlatformTcb) -> Vec<u8> {
         .zip(1u64..)
         .map(|(svn, i)| entry(arc(&[2, i]), der::unsigned(der::INTEGER, u64::from(*svn))))
         .collect();
-    tcb_entries.push(entry(arc(&[2, 17]), der::unsigned(der::INTEGER, u64::from(tcb.pce_svn))));
-    tcb_entries.push(entry(arc(&[2, 18]), der::tlv(der::OCTET_STRING, &tcb.cpu_svn)));
+    tcb_entries.push(entry(
+        arc(&[2, 17]),
+        der::unsigned(der::INTEGER, u64::from(tcb.pce_svn)),
+    ));
+    tcb_entries.push(entry(
+        arc(&[2, 18]),
+        der::tlv(der::OCTET_STRING, &tcb.cpu_svn),
+    ));
 
     let boolean = |v: bool| der::tlv(der::BOOLEAN, &[if v { 0xff } else { 0x00 }]);
     let configuration = der::sequence(&[
@@ -175,8 +188,14 @@ pub(crate) fn sgx_extension(tcb: &PlatformTcb) -> Vec<u8> {
         entry(arc(&[2]), der::sequence(&tcb_entries)),
         entry(arc(&[3]), der::tlv(der::OCTET_STRING, &tcb.pce_id)),
         entry(arc(&[4]), der::tlv(der::OCTET_STRING, &tcb.fmspc)),
-        entry(arc(&[5]), der::unsigned(der::ENUMERATED, u64::from(tcb.sgx_type))),
-        entry(arc(&[6]), der::tlv(der::OCTET_STRING, &tcb.platform_instance_id)),
+        entry(
+            arc(&[5]),
+            der::unsigned(der::ENUMERATED, u64::from(tcb.sgx_type)),
+        ),
+        entry(
+            arc(&[6]),
+            der::tlv(der::OCTET_STRING, &tcb.platform_instance_id),
+        ),
         entry(arc(&[7]), configuration),
     ])
 }

@@ -25,8 +25,9 @@ use super::SimPlatform;
 use crate::{Attester, Backend, EnclaveIdentity, Error};
 
 /// Intel's QE vendor id; verifiers reject quotes from any other vendor.
-pub const INTEL_QE_VENDOR_ID: [u8; 16] =
-    [0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9, 0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07];
+pub const INTEL_QE_VENDOR_ID: [u8; 16] = [
+    0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9, 0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07,
+];
 
 /// ATTRIBUTES.FLAGS bits.
 const FLAG_INIT: u8 = 0x01;
@@ -39,8 +40,8 @@ const HEADER_LEN: usize = 48;
 const REPORT_LEN: usize = 384;
 /// QE authentication data: 32 bytes, as Intel's QE writes and dcap-qvl requires.
 const QE_AUTH_DATA: [u8; 32] = [
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
-    29, 30, 31,
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+    26, 27, 28, 29, 30, 31,
 ];
 const CERT_TYPE_PCK_CHAIN: u16 = 5;
 
@@ -102,10 +103,17 @@ pub struct SimAttester {
 
 impl SimAttester {
     /// An attester quoting as `identity` on `platform`.
-    pub fn new(platform: impl Into<Arc<SimPlatform>>, identity: EnclaveIdentity) -> Result<Self, Error> {
+    pub fn new(
+        platform: impl Into<Arc<SimPlatform>>,
+        identity: EnclaveIdentity,
+    ) -> Result<Self, Error> {
         let platform = platform.into();
         let signature_tail = signature_tail(&platform)?;
-        Ok(Self { platform, identity, signature_tail })
+        Ok(Self {
+            platform,
+            identity,
+            signature_tail,
+        })
     }
 
     /// The identity this attester quotes as.
@@ -121,7 +129,9 @@ impl SimAttester {
 
 impl std::fmt::Debug for SimAttester {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimAttester").field("identity", &self.identity).finish_non_exhaustive()
+        f.debug_struct("SimAttester")
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
     }
 }
 
@@ -133,7 +143,8 @@ impl Attester for SimAttester {
     fn quote(&self, report_data: &[u8; 64]) -> Result<Vec<u8>, Error> {
         let p = &self.platform;
         let id = &self.identity;
-        let mut quote = Vec::with_capacity(HEADER_LEN + REPORT_LEN + 4 + 64 + self.signature_tail.len());
+        let mut quote =
+            Vec::with_capacity(HEADER_LEN + REPORT_LEN + 4 + 64 + self.signature_tail.len());
         quote.extend_from_slice(&3u16.to_le_bytes()); // version
         quote.extend_from_slice(&2u16.to_le_bytes()); // attestation key type: ECDSA-256 with P-256
         quote.extend_from_slice(&0u32.to_le_bytes()); // TEE type: SGX
@@ -155,10 +166,11 @@ impl Attester for SimAttester {
         quote.extend_from_slice(&report.encode());
         let signature = sign_raw(&p.keys.attestation, &quote)?;
 
-        let sig_data_len = u32::try_from(64 + self.signature_tail.len()).map_err(|_| Error::InvalidValue {
-            field: "signature data",
-            reason: "longer than u32".to_owned(),
-        })?;
+        let sig_data_len =
+            u32::try_from(64 + self.signature_tail.len()).map_err(|_| Error::InvalidValue {
+                field: "signature data",
+                reason: "longer than u32".to_owned(),
+            })?;
         quote.extend_from_slice(&sig_data_len.to_le_bytes());
         quote.extend_from_slice(&signature);
         quote.extend_from_slice(&self.signature_tail);
@@ -170,7 +182,9 @@ impl Attester for SimAttester {
 fn signature_tail(p: &SimPlatform) -> Result<Vec<u8>, Error> {
     let public = p.keys.attestation.public_key().as_ref();
     // ring gives the uncompressed SEC1 point 0x04 || x || y; quotes carry x || y.
-    let attestation_key = public.get(1..65).ok_or(Error::Crypto { operation: "attestation public key" })?;
+    let attestation_key = public.get(1..65).ok_or(Error::Crypto {
+        operation: "attestation public key",
+    })?;
 
     let mut hashed = attestation_key.to_vec();
     hashed.extend_from_slice(&QE_AUTH_DATA);
@@ -192,8 +206,10 @@ fn signature_tail(p: &SimPlatform) -> Result<Vec<u8>, Error> {
 
     let mut cert_data = p.pck_chain_pem.as_bytes().to_vec();
     cert_data.push(0);
-    let cert_len = u32::try_from(cert_data.len())
-        .map_err(|_| Error::InvalidValue { field: "PCK chain", reason: "longer than u32".to_owned() })?;
+    let cert_len = u32::try_from(cert_data.len()).map_err(|_| Error::InvalidValue {
+        field: "PCK chain",
+        reason: "longer than u32".to_owned(),
+    })?;
 
     let mut tail = Vec::with_capacity(64 + REPORT_LEN + 64 + 2 + 32 + 6 + cert_data.len());
     tail.extend_from_slice(attestation_key);

@@ -52,7 +52,12 @@ enum Bits {
 #[derive(clap::Args)]
 pub(crate) struct SealArgs {
     /// Image key file (Occlum format: 16 or 32 bytes as dashed hex).
-    #[arg(long, value_name = "KEY", required_unless_present = "integrity_only", conflicts_with = "integrity_only")]
+    #[arg(
+        long,
+        value_name = "KEY",
+        required_unless_present = "integrity_only",
+        conflicts_with = "integrity_only"
+    )]
     key: Option<PathBuf>,
     /// No encryption: authenticate with a root hash, printed as `root_hash: HEX`.
     #[arg(long)]
@@ -73,7 +78,12 @@ pub(crate) struct SealArgs {
 #[derive(clap::Args)]
 pub(crate) struct OpenArgs {
     /// Image key file, for encrypted images.
-    #[arg(long, value_name = "KEY", required_unless_present = "root_hash", conflicts_with = "root_hash")]
+    #[arg(
+        long,
+        value_name = "KEY",
+        required_unless_present = "root_hash",
+        conflicts_with = "root_hash"
+    )]
     key: Option<PathBuf>,
     /// Pinned root hash (64 hex digits), required for integrity-only images.
     #[arg(long, value_name = "HEX")]
@@ -139,8 +149,8 @@ fn seal(args: &SealArgs) -> anyhow::Result<ExitCode> {
         chunk_size: args.chunk_size,
         progress: bar.as_ref().map(|b| b as &dyn Progress),
     };
-    let report = initra_image::seal(&args.src_dir, &args.out, key.as_ref(), &opts)
-        .with_context(|| {
+    let report =
+        initra_image::seal(&args.src_dir, &args.out, key.as_ref(), &opts).with_context(|| {
             format!(
                 "sealing {} into {}",
                 args.src_dir.display(),

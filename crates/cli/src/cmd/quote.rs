@@ -181,7 +181,9 @@ fn verify_inner(args: &VerifyArgs) -> Result<(Value, bool), Invalid> {
     } else {
         let mut roots = TrustRoots::empty();
         for path in &args.root {
-            roots = roots.with_root_file_auto(path).map_err(|e| invalid(e.into()))?;
+            roots = roots
+                .with_root_file_auto(path)
+                .map_err(|e| invalid(e.into()))?;
         }
         roots
     };

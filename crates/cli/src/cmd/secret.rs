@@ -1,11 +1,195 @@
-//! `initra secret`.
+//! `initra get-secret`: fetch one secret from a secret server (counterpart of Occlum's grpc_ratls client).
 
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Arguments.
+use anyhow::Context as _;
+use initra_attest::sim::{SimAttester, SimPlatform};
+use initra_attest::EnclaveIdentity;
+use initra_client::{ClientConfig, ClientIdentity, RetryPolicy, ServerTrust};
+use initra_ratls::{CertOptions, RaTlsIdentity};
+use initra_verify::{Policy, RootKind, StaticCollateral, TcbStatus, TrustRoots, Verifier};
+
+/// Arguments of `initra get-secret`.
 #[derive(clap::Args)]
-pub(crate) struct GetSecretArgs {}
+#[command(after_help = "Exit status: 0 secret written, 1 rejected (the server refused us, or we refused the \
+                        server's attestation), 2 any other error.")]
+pub(crate) struct GetSecretArgs {
+    /// The secret's name (a key of the server's secret_config.json).
+    name: String,
+    /// Secret server, HOST:PORT.
+    #[arg(long, env = "OCCLUM_INIT_RA_KMS_SERVER")]
+    server: String,
+    /// Verify config for the server (Occlum `ra_config` format, or an `init_ra_conf.json` holding one).
+    #[arg(long, value_name = "FILE", required_unless_present = "ca")]
+    ra_config: Option<PathBuf>,
+    /// initra policy file (TCB statuses, advisories, debug) applied to the server's evidence.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Trust a server with a conventional certificate issued by this CA (PEM or DER) instead.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["ra_config", "policy"])]
+    ca: Option<PathBuf>,
+    /// Write the secret to FILE (atomically, mode 0600); `-` = stdout even on a terminal.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Attest this client on the simulated platform in DIR.
+    #[arg(long, value_name = "DIR")]
+    sim: Option<PathBuf>,
+    /// This client's enclave identity JSON (with --sim); default: measured from this executable and
+    /// the --ra-config file.
+    #[arg(long, value_name = "FILE", requires = "sim")]
+    identity: Option<PathBuf>,
+    /// Collateral file for verifying the server (dcap-qvl JSON layout); repeatable.
+    #[arg(long, value_name = "FILE")]
+    collateral: Vec<PathBuf>,
+    /// Additional trust root (DER or PEM); repeatable.
+    #[arg(long, value_name = "FILE")]
+    root: Vec<PathBuf>,
+    /// The simulated platform's root: without it a simulated server is refused.
+    #[arg(long, value_name = "FILE")]
+    sim_root: Vec<PathBuf>,
+    /// Also accept this TCB status for the server (besides UpToDate); repeatable or comma-separated.
+    #[arg(long, value_name = "STATUS", value_delimiter = ',')]
+    accept_status: Vec<String>,
+    /// Overall deadline, retries included.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+    /// Limit for one connection attempt (TCP + TLS).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    connect_timeout: Duration,
+    /// Testing: present a certificate whose key does not match its quote's binding.
+    #[arg(long, hide = true, requires = "sim")]
+    danger_unbound_key: bool,
+    /// Testing: also write the client certificate (DER) used for this session to FILE.
+    #[arg(long, hide = true, value_name = "FILE", requires = "export_key")]
+    export_cert: Option<PathBuf>,
+    /// Testing: also write the client key (PKCS#8 DER) used for this session to FILE (mode 0600).
+    #[arg(long, hide = true, value_name = "FILE", requires = "export_cert")]
+    export_key: Option<PathBuf>,
+}
 
-pub(crate) fn run(_args: GetSecretArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet implemented")
+pub(crate) fn run(args: GetSecretArgs) -> anyhow::Result<ExitCode> {
+    // Refuse before any network work: a secret on a terminal ends up in scrollback.
+    let to_stdout = match args.output.as_deref() {
+        None => {
+            if std::io::stdout().is_terminal() {
+                anyhow::bail!("refusing to write a secret to a terminal: use -o FILE (or -o - to insist)");
+            }
+            true
+        }
+        Some(p) => p == Path::new("-"),
+    };
+    let identity = client_identity(&args)?;
+    let server_trust = server_trust(&args)?;
+    let config = ClientConfig {
+        server: args.server.clone(),
+        identity,
+        server_trust,
+        connect_timeout: args.connect_timeout,
+        deadline: args.timeout,
+        retry: RetryPolicy::default(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    let name = args.name.as_str();
+    let result = runtime.block_on(initra_client::fetch_secrets(config, &[name]));
+    let secrets = match result {
+        Ok(s) => s,
+        Err(e) if e.is_rejection() => {
+            eprintln!("initra: rejected: {e}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let bytes = secrets
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, b)| b)
+        .ok_or_else(|| anyhow::anyhow!("server reply lacks secret {name:?}"))?;
+    match (&args.output, to_stdout) {
+        (_, true) => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes).and_then(|()| out.flush()).context("writing the secret to stdout")?;
+        }
+        (Some(path), false) => initra_init::secret_file::write_secret_file(&with_dir(path), &bytes)
+            .with_context(|| format!("writing secret {name:?}"))?,
+        (None, false) => anyhow::bail!("no output"),
+    }
+    tracing::info!(secret = name, bytes = bytes.len(), "secret fetched");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn client_identity(args: &GetSecretArgs) -> anyhow::Result<ClientIdentity> {
+    let Some(dir) = &args.sim else {
+        anyhow::bail!(
+            "no attestation backend: this client needs --sim DIR (hardware backends are used by `initra init`)"
+        );
+    };
+    let platform = SimPlatform::load(dir).with_context(|| format!("simulated platform {}", dir.display()))?;
+    let enclave = match &args.identity {
+        Some(path) => EnclaveIdentity::from_json_file(path)?,
+        None => {
+            let exe = std::env::current_exe().context("locating this executable")?;
+            let configs: Vec<&Path> = args.ra_config.iter().map(PathBuf::as_path).collect();
+            platform.measure(&exe, &configs)?
+        }
+    };
+    tracing::info!(mr_enclave = %enclave.mr_enclave, mr_signer = %enclave.mr_signer, "client identity (simulated)");
+    let attester = SimAttester::new(platform, enclave)?;
+    if args.danger_unbound_key {
+        return Ok(initra_client::danger::unbound_identity(&attester)?);
+    }
+    let ra = RaTlsIdentity::generate(&attester, &CertOptions::default()).context("RA-TLS certificate")?;
+    if let (Some(cert), Some(key)) = (&args.export_cert, &args.export_key) {
+        std::fs::write(cert, ra.cert_der().as_ref()).with_context(|| format!("writing {}", cert.display()))?;
+        initra_init::secret_file::write_secret_file(&with_dir(key), ra.key_der())
+            .with_context(|| format!("writing {}", key.display()))?;
+    }
+    Ok(ClientIdentity::from_chain(ra.cert_chain(), ra.private_key()))
+}
+
+fn server_trust(args: &GetSecretArgs) -> anyhow::Result<ServerTrust> {
+    if let Some(ca) = &args.ca {
+        return Ok(ServerTrust::pinned_ca_file(ca)?);
+    }
+    let mut roots = TrustRoots::intel();
+    for r in &args.root {
+        roots = roots.with_root_file_auto(r)?;
+    }
+    for r in &args.sim_root {
+        roots = roots.with_root_file(r, RootKind::Simulated)?;
+    }
+    let collateral = StaticCollateral::from_files(&args.collateral)?;
+    let mut policy = match (&args.policy, &args.ra_config) {
+        (Some(p), Some(ra)) => Policy::from_file(p)?.with_identities_from(&Policy::from_occlum_config_file(ra)?),
+        (Some(p), None) => Policy::from_file(p)?,
+        (None, Some(ra)) => Policy::from_occlum_config_file(ra)?,
+        (None, None) => anyhow::bail!("expected --ra-config, --policy or --ca"),
+    };
+    if !args.accept_status.is_empty() {
+        let mut statuses = policy.accepted_statuses().to_vec();
+        for s in &args.accept_status {
+            let status = TcbStatus::from_reported(s);
+            if let TcbStatus::Unknown(name) = &status {
+                anyhow::bail!("--accept-status: unknown TCB status {name:?}");
+            }
+            statuses.push(status);
+        }
+        policy = policy.with_accepted_statuses(statuses);
+    }
+    Ok(ServerTrust::Attested(Arc::new(Verifier::new(roots, Arc::new(collateral), Arc::new(policy)))))
+}
+
+/// `out.key` -> `./out.key`: the atomic writer needs a parent directory to create its temp file in.
+fn with_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => path.to_path_buf(),
+        _ => Path::new(".").join(path),
+    }
 }

@@ -1,11 +1,113 @@
-//! `initra server`.
+//! `initra server`: the secret server (mutual RA-TLS gRPC, Occlum grpc_ratls compatible).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-/// Arguments.
+use anyhow::Context as _;
+use initra_server::{BoundServer, Limits, ServerConfig, ServerIdentity};
+
+/// Arguments of `initra server`.
 #[derive(clap::Args)]
-pub(crate) struct ServerArgs {}
+#[command(after_help = "Signals: SIGHUP reloads secrets, policy and verify config (a failed reload keeps the \
+                        old ones); SIGTERM / SIGINT stop accepting, finish in-flight calls and exit 0.")]
+pub(crate) struct ServerArgs {
+    /// Listen address, HOST:PORT (port 0 picks a free port; the real one is printed).
+    #[arg(long, default_value = "0.0.0.0:50051")]
+    addr: String,
+    /// Occlum verify config (`dynamic_config.json`): which client enclaves are accepted.
+    #[arg(long, value_name = "FILE")]
+    ra_config: Option<PathBuf>,
+    /// Occlum secrets file (`secret_config.json`): name -> base64.
+    #[arg(long, value_name = "FILE")]
+    secrets: PathBuf,
+    /// initra policy file (docs/policy.md): TCB statuses, advisories, debug, per-secret rules.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Attest the server on the simulated platform in DIR (`initra sim init`).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["tls_cert", "tls_key"])]
+    sim: Option<PathBuf>,
+    /// The server's enclave identity JSON (with --sim); default: measured from this executable and the
+    /// --ra-config / --policy files.
+    #[arg(long, value_name = "FILE", requires = "sim")]
+    identity: Option<PathBuf>,
+    /// Conventional certificate chain (PEM) instead of RA-TLS, for a server outside a TEE.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Collateral file (dcap-qvl JSON layout); repeatable.
+    #[arg(long, value_name = "FILE")]
+    collateral: Vec<PathBuf>,
+    /// Additional trust root certificate (DER or PEM); repeatable. Intel's root is always trusted.
+    #[arg(long, value_name = "FILE")]
+    root: Vec<PathBuf>,
+    /// The simulated platform's root (`DIR/root-ca.der`): without it simulated evidence is refused.
+    #[arg(long, value_name = "FILE")]
+    sim_root: Vec<PathBuf>,
+    /// Also accept this TCB status (besides UpToDate); repeatable or comma-separated.
+    #[arg(long, value_name = "STATUS", value_delimiter = ',')]
+    accept_status: Vec<String>,
+    /// Largest request message in bytes.
+    #[arg(long, default_value_t = Limits::default().max_message_bytes)]
+    max_message_bytes: usize,
+    /// HTTP/2 streams per connection.
+    #[arg(long, default_value_t = Limits::default().max_concurrent_streams)]
+    max_concurrent_streams: u32,
+    /// Drop a client that has not finished the TLS handshake after this long (e.g. `10s`, `500ms`).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    handshake_timeout: Duration,
+    /// Most open connections; further clients wait in the accept queue.
+    #[arg(long, default_value_t = Limits::default().max_connections)]
+    max_connections: usize,
+}
 
-pub(crate) fn run(_args: ServerArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet implemented")
+pub(crate) fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    let identity = match (args.sim, args.tls_cert, args.tls_key) {
+        (Some(dir), None, None) => ServerIdentity::Sim { dir, identity: args.identity },
+        (None, Some(cert), Some(key)) => ServerIdentity::Pki { cert, key },
+        _ => anyhow::bail!(
+            "server identity: expected --sim DIR (RA-TLS on the simulated platform) or --tls-cert FILE --tls-key FILE"
+        ),
+    };
+    let limits = Limits {
+        max_message_bytes: args.max_message_bytes,
+        max_concurrent_streams: args.max_concurrent_streams,
+        handshake_timeout: args.handshake_timeout,
+        max_connections: args.max_connections,
+        ..Limits::default()
+    };
+    let mut builder = ServerConfig::builder(args.addr, args.secrets).identity(identity).limits(limits);
+    if let Some(p) = args.ra_config {
+        builder = builder.ra_config(p);
+    }
+    if let Some(p) = args.policy {
+        builder = builder.policy(p);
+    }
+    for c in args.collateral {
+        builder = builder.collateral(c);
+    }
+    for r in args.root {
+        builder = builder.root(r, false);
+    }
+    for r in args.sim_root {
+        builder = builder.root(r, true);
+    }
+    for s in args.accept_status {
+        builder = builder.accept_status(s);
+    }
+    let config = builder.build()?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("tokio runtime")?;
+    runtime.block_on(async move {
+        let server = BoundServer::bind(config).await?;
+        let addr = server.local_addr()?;
+        eprintln!("initra: server identity: {}", server.identity_description());
+        eprintln!("initra: listening on {addr}");
+        server.serve(initra_server::shutdown_signal()).await?;
+        eprintln!("initra: server stopped");
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
 }

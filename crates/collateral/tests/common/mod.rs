@@ -13,8 +13,14 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
-pub const SOLANA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/tdx/automata-solana-v4");
-pub const EVM_EXTRA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/tdx/automata-evm-v4-extra");
+pub const SOLANA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/testdata/tdx/automata-solana-v4"
+);
+pub const EVM_EXTRA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/testdata/tdx/automata-evm-v4-extra"
+);
 pub const FMSPC: &str = "00806F050000";
 
 pub fn solana(name: &str) -> Vec<u8> {
@@ -22,7 +28,8 @@ pub fn solana(name: &str) -> Vec<u8> {
 }
 
 pub fn at(rfc3339: &str) -> SystemTime {
-    let t = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).unwrap();
+    let t = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .unwrap();
     SystemTime::UNIX_EPOCH + Duration::from_secs(t.unix_timestamp() as u64)
 }
 
@@ -104,7 +111,9 @@ impl FakePccs {
                 std::thread::spawn(move || {
                     let _ = match t {
                         Some(cfg) => {
-                            let Ok(tls) = rustls::ServerConnection::new(cfg) else { return };
+                            let Ok(tls) = rustls::ServerConnection::new(cfg) else {
+                                return;
+                            };
                             serve(rustls::StreamOwned::new(tls, conn), &h, &b)
                         }
                         None => serve(conn, &h, &b),
@@ -112,7 +121,13 @@ impl FakePccs {
                 });
             }
         });
-        Self { addr, hits, behaviour, stop, tls }
+        Self {
+            addr,
+            hits,
+            behaviour,
+            stop,
+            tls,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -148,7 +163,11 @@ pub fn dead_url() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-fn serve<S: Read + Write>(stream: S, hits: &Mutex<Vec<String>>, behaviour: &Mutex<Behaviour>) -> std::io::Result<()> {
+fn serve<S: Read + Write>(
+    stream: S,
+    hits: &Mutex<Vec<String>>,
+    behaviour: &Mutex<Behaviour>,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
@@ -158,7 +177,11 @@ fn serve<S: Read + Write>(stream: S, hits: &Mutex<Vec<String>>, behaviour: &Mute
             break;
         }
     }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_owned();
     hits.lock().unwrap().push(path.clone());
     let b = behaviour.lock().unwrap().clone();
     std::thread::sleep(b.delay);
@@ -191,10 +214,25 @@ fn route(path: &str, b: &Behaviour) -> (&'static str, Vec<(&'static str, String)
     match p {
         "/tdx/certification/v4/tcb" => {
             if query != format!("fmspc={FMSPC}") {
-                return ("404 Not Found", vec![], b"No cache data for this platform".to_vec());
+                return (
+                    "404 Not Found",
+                    vec![],
+                    b"No cache data for this platform".to_vec(),
+                );
             }
-            let body = if b.garbage_tcb { b"<html>502 proxy error</html>".to_vec() } else { solana("tcb_info_v3_with_tdx_module.json") };
-            ("200 OK", vec![("TCB-Info-Issuer-Chain", signing), ("Content-Type", "application/json".into())], body)
+            let body = if b.garbage_tcb {
+                b"<html>502 proxy error</html>".to_vec()
+            } else {
+                solana("tcb_info_v3_with_tdx_module.json")
+            };
+            (
+                "200 OK",
+                vec![
+                    ("TCB-Info-Issuer-Chain", signing),
+                    ("Content-Type", "application/json".into()),
+                ],
+                body,
+            )
         }
         "/tdx/certification/v4/qe/identity" => (
             "200 OK",
@@ -203,10 +241,17 @@ fn route(path: &str, b: &Behaviour) -> (&'static str, Vec<(&'static str, String)
         ),
         "/sgx/certification/v4/pckcrl" if query == "ca=platform&encoding=der" => (
             "200 OK",
-            vec![("SGX-PCK-CRL-Issuer-Chain", chain_header(&[&solana("platform.der"), &solana("root.der")]))],
+            vec![(
+                "SGX-PCK-CRL-Issuer-Chain",
+                chain_header(&[&solana("platform.der"), &solana("root.der")]),
+            )],
             encode_crl(solana("pck_platform_crl.der"), b.pck_crl),
         ),
-        "/sgx/certification/v4/rootcacrl" => ("200 OK", vec![], encode_crl(solana("intel_root_ca_crl.der"), b.root_crl)),
+        "/sgx/certification/v4/rootcacrl" => (
+            "200 OK",
+            vec![],
+            encode_crl(solana("intel_root_ca_crl.der"), b.root_crl),
+        ),
         _ => ("404 Not Found", vec![], Vec::new()),
     }
 }
@@ -240,7 +285,10 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuf {
 
 pub fn with_logs<T>(f: impl FnOnce() -> T) -> (T, String) {
     let buf = LogBuf::default();
-    let sub = tracing_subscriber::fmt().with_writer(buf.clone()).with_ansi(false).finish();
+    let sub = tracing_subscriber::fmt()
+        .with_writer(buf.clone())
+        .with_ansi(false)
+        .finish();
     let out = tracing::subscriber::with_default(sub, f);
     (out, buf.text())
 }

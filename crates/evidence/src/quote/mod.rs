@@ -63,6 +63,8 @@ pub enum QuoteBody<'a> {
     Tdx(&'a TdReport),
 }
 
+// A quote holds one body for its whole life; boxing the TD report would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Body {
     Sgx(EnclaveReport),
@@ -231,7 +233,10 @@ impl Serialize for Quote {
         s.serialize_field("body_type", &self.body_type)?;
         s.serialize_field("body", &self.body())?;
         s.serialize_field("qe_report", &self.signature.qe_report)?;
-        s.serialize_field("certification_data_type", &self.signature.certification.cert_type)?;
+        s.serialize_field(
+            "certification_data_type",
+            &self.signature.certification.cert_type,
+        )?;
         s.end()
     }
 }

@@ -4,8 +4,8 @@ use serde::Serialize;
 
 use crate::codec::Reader;
 use crate::types::{
-    Attributes, ConfigId, CpuSvn, IsvExtProdId, IsvFamilyId, Measurement, Measurement48, ReportData,
-    SeamAttributes, TdAttributes, TeeTcbSvn, Xfam,
+    Attributes, ConfigId, CpuSvn, IsvExtProdId, IsvFamilyId, Measurement, Measurement48,
+    ReportData, SeamAttributes, TdAttributes, TeeTcbSvn, Xfam,
 };
 use crate::Error;
 

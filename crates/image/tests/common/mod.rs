@@ -1,5 +1,5 @@
 //! Helpers shared by the image integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // shared test helpers
 
 use std::fs;
 use std::io::{Read, Write};
@@ -11,9 +11,20 @@ use initra_image::{ImageKey, KeySize, OpenKey, OpenOptions, SealOptions};
 /// One entry of a tree as the tests compare it.
 #[derive(Debug, PartialEq, Eq, Clone)]
 pub(crate) enum Node {
-    Dir { mode: u32, mtime: i64 },
-    File { mode: u32, mtime: i64, len: u64, sha256: String },
-    Symlink { target: PathBuf, mtime: i64 },
+    Dir {
+        mode: u32,
+        mtime: i64,
+    },
+    File {
+        mode: u32,
+        mtime: i64,
+        len: u64,
+        sha256: String,
+    },
+    Symlink {
+        target: PathBuf,
+        mtime: i64,
+    },
 }
 
 /// Every entry under `root` (relative path -> node), sorted; the root itself is "".
@@ -28,9 +39,15 @@ pub(crate) fn snapshot(root: &Path) -> Vec<(PathBuf, Node)> {
             for e in fs::read_dir(&full).unwrap() {
                 stack.push(rel.join(e.unwrap().file_name()));
             }
-            Node::Dir { mode: meta.permissions().mode() & 0o7777, mtime: meta.mtime() }
+            Node::Dir {
+                mode: meta.permissions().mode() & 0o7777,
+                mtime: meta.mtime(),
+            }
         } else if ft.is_symlink() {
-            Node::Symlink { target: fs::read_link(&full).unwrap(), mtime: meta.mtime() }
+            Node::Symlink {
+                target: fs::read_link(&full).unwrap(),
+                mtime: meta.mtime(),
+            }
         } else {
             Node::File {
                 mode: meta.permissions().mode() & 0o7777,
@@ -61,8 +78,10 @@ pub(crate) fn file_sha256(path: &Path) -> String {
 
 /// Names in `dir` (to check that nothing was left behind).
 pub(crate) fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> =
-        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     v.sort();
     v
 }
@@ -110,9 +129,16 @@ pub(crate) fn key128() -> ImageKey {
 }
 
 pub(crate) fn seal_opts(chunk_size: u32) -> SealOptions<'static> {
-    SealOptions { chunk_size, ..SealOptions::default() }
+    SealOptions {
+        chunk_size,
+        ..SealOptions::default()
+    }
 }
 
-pub(crate) fn open_with_key(image: &Path, dest: &Path, key: &ImageKey) -> initra_image::Result<initra_image::OpenReport> {
+pub(crate) fn open_with_key(
+    image: &Path,
+    dest: &Path,
+    key: &ImageKey,
+) -> initra_image::Result<initra_image::OpenReport> {
     initra_image::open(image, dest, OpenKey::Key(key), &OpenOptions::default())
 }

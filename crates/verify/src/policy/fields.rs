@@ -21,7 +21,11 @@ impl<'a> Fields<'a> {
                 path: path.to_owned(),
                 used: BTreeSet::new(),
             }),
-            other => Err(format!("{}: expected an object, got {}", display(path), kind(other))),
+            other => Err(format!(
+                "{}: expected an object, got {}",
+                display(path),
+                kind(other)
+            )),
         }
     }
 
@@ -50,7 +54,11 @@ impl<'a> Fields<'a> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(format!("{}: expected a string, got {}", self.path(key), kind(other))),
+            Some(other) => Err(format!(
+                "{}: expected a string, got {}",
+                self.path(key),
+                kind(other)
+            )),
         }
     }
 
@@ -77,7 +85,11 @@ impl<'a> Fields<'a> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(other) => Err(format!("{}: expected true or false, got {}", self.path(key), kind(other))),
+            Some(other) => Err(format!(
+                "{}: expected true or false, got {}",
+                self.path(key),
+                kind(other)
+            )),
         }
     }
 
@@ -85,7 +97,11 @@ impl<'a> Fields<'a> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Array(a)) => Ok(Some(a)),
-            Some(other) => Err(format!("{}: expected an array, got {}", self.path(key), kind(other))),
+            Some(other) => Err(format!(
+                "{}: expected an array, got {}",
+                self.path(key),
+                kind(other)
+            )),
         }
     }
 

@@ -53,6 +53,8 @@ pub struct TdxIdentity {
 }
 
 /// One accepted identity.
+// Plain variants keep matching simple for callers; values are few and short-lived.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "tee", rename_all = "lowercase")]
 pub enum IdentityRule {
@@ -124,7 +126,13 @@ impl IdentityRule {
 
     /// Whether this rule explicitly accepts a debug enclave (Occlum `debuggable: true`).
     pub(crate) fn permits_debug(&self) -> bool {
-        matches!(self, IdentityRule::Sgx(SgxIdentity { debuggable: Some(true), .. }))
+        matches!(
+            self,
+            IdentityRule::Sgx(SgxIdentity {
+                debuggable: Some(true),
+                ..
+            })
+        )
     }
 
     /// Every field of `claims` that does not satisfy this rule (empty = match).
@@ -151,7 +159,12 @@ impl IdentityRule {
 fn sgx_mismatches(rule: &SgxIdentity, c: &SgxClaims, out: &mut Vec<Mismatch>) {
     eq(out, "mr_enclave", rule.mr_enclave.as_ref(), &c.mr_enclave);
     eq(out, "mr_signer", rule.mr_signer.as_ref(), &c.mr_signer);
-    eq(out, "isv_prod_id", rule.isv_prod_id.as_ref(), &c.isv_prod_id);
+    eq(
+        out,
+        "isv_prod_id",
+        rule.isv_prod_id.as_ref(),
+        &c.isv_prod_id,
+    );
     if let Some(min) = rule.min_isv_svn {
         if c.isv_svn < min {
             out.push(Mismatch::Below {
@@ -178,10 +191,25 @@ fn tdx_mismatches(rule: &TdxIdentity, c: &TdxClaims, out: &mut Vec<Mismatch>) {
     eq(out, "rtmr1", rule.rtmr1.as_ref(), &c.rtmr1);
     eq(out, "rtmr2", rule.rtmr2.as_ref(), &c.rtmr2);
     eq(out, "rtmr3", rule.rtmr3.as_ref(), &c.rtmr3);
-    eq(out, "mr_config_id", rule.mr_config_id.as_ref(), &c.mr_config_id);
+    eq(
+        out,
+        "mr_config_id",
+        rule.mr_config_id.as_ref(),
+        &c.mr_config_id,
+    );
     eq(out, "mr_owner", rule.mr_owner.as_ref(), &c.mr_owner);
-    eq(out, "mr_owner_config", rule.mr_owner_config.as_ref(), &c.mr_owner_config);
-    eq(out, "td_attributes", rule.td_attributes.as_ref(), &c.td_attributes);
+    eq(
+        out,
+        "mr_owner_config",
+        rule.mr_owner_config.as_ref(),
+        &c.mr_owner_config,
+    );
+    eq(
+        out,
+        "td_attributes",
+        rule.td_attributes.as_ref(),
+        &c.td_attributes,
+    );
     eq(out, "xfam", rule.xfam.as_ref(), &c.xfam);
     if let Some(want) = &rule.mr_servicetd {
         match &c.mr_servicetd {
@@ -221,7 +249,10 @@ pub(crate) fn match_rules<'r>(
     match best {
         Some((i, _, m)) => Err(format!(
             "{label}[{i}]: {}",
-            m.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            m.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
         )),
         None => Err(format!("{label}: no identity configured")),
     }

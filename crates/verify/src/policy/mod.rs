@@ -156,7 +156,12 @@ impl Policy {
     }
 
     /// Decides on a cryptographically verified quote: TCB status → debug → identity.
-    pub fn evaluate(&self, status: &TcbStatus, advisory_ids: &[String], claims: &Claims) -> Decision {
+    pub fn evaluate(
+        &self,
+        status: &TcbStatus,
+        advisory_ids: &[String],
+        claims: &Claims,
+    ) -> Decision {
         if let Some(d) = self.check_tcb(status, advisory_ids) {
             return d;
         }
@@ -276,4 +281,5 @@ fn read(path: &Path) -> Result<(String, String), Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // tests index fixed test vectors
 mod tests;

@@ -42,7 +42,12 @@ pub(crate) fn occlum_policy(text: &str) -> Result<Policy, String> {
             Some("on") => true,
             Some("off") => false,
             None => return Err(format!("{}: missing (\"on\" or \"off\")", f.path(key))),
-            Some(other) => return Err(format!("{}: expected \"on\" or \"off\", got {other:?}", f.path(key))),
+            Some(other) => {
+                return Err(format!(
+                    "{}: expected \"on\" or \"off\", got {other:?}",
+                    f.path(key)
+                ))
+            }
         };
     }
     let [mr_enclave_on, mr_signer_on, prod_on, svn_on, config_svn_on, debuggable_on] = on;
@@ -61,18 +66,25 @@ pub(crate) fn occlum_policy(text: &str) -> Result<Policy, String> {
             .as_object()
             .ok_or_else(|| format!("{path}: expected an object, got {}", kind(entry)))?;
         let get = |key: &str| obj.get(key).filter(|v| !v.is_null());
-        let hex_field = |key: &str, on: bool| -> Result<Option<initra_evidence::Measurement>, String> {
+        let hex_field = |key: &str,
+                         on: bool|
+         -> Result<Option<initra_evidence::Measurement>, String> {
             if !on {
                 return Ok(None);
             }
             let field = format!("{path}.{key}");
             match get(key) {
-                None => Err(format!("{field}: verify_{key} is on but the value is missing")),
-                Some(Value::String(s)) if s.trim().is_empty() => {
-                    Err(format!("{field}: verify_{key} is on but the value is empty"))
-                }
+                None => Err(format!(
+                    "{field}: verify_{key} is on but the value is missing"
+                )),
+                Some(Value::String(s)) if s.trim().is_empty() => Err(format!(
+                    "{field}: verify_{key} is on but the value is empty"
+                )),
                 Some(Value::String(s)) => s.parse().map(Some).map_err(|e| hex_error(&field, s, &e)),
-                Some(other) => Err(format!("{field}: expected a hex string, got {}", kind(other))),
+                Some(other) => Err(format!(
+                    "{field}: expected a hex string, got {}",
+                    kind(other)
+                )),
             }
         };
         let num_field = |key: &str, on: bool| -> Result<Option<u16>, String> {
@@ -81,20 +93,23 @@ pub(crate) fn occlum_policy(text: &str) -> Result<Policy, String> {
             }
             let field = format!("{path}.{key}");
             match get(key) {
-                None => Err(format!("{field}: the verify switch is on but the value is missing")),
+                None => Err(format!(
+                    "{field}: the verify switch is on but the value is missing"
+                )),
                 Some(v) => value_u16(v).map(Some).map_err(|e| format!("{field}: {e}")),
             }
         };
         let debuggable = if debuggable_on {
             match get("debuggable") {
                 Some(Value::Bool(b)) => Some(*b),
-                None => {
-                    return Err(format!(
-                        "{path}.debuggable: verify_enclave_debuggable is on but the value is missing"
-                    ))
-                }
+                None => return Err(format!(
+                    "{path}.debuggable: verify_enclave_debuggable is on but the value is missing"
+                )),
                 Some(other) => {
-                    return Err(format!("{path}.debuggable: expected true or false, got {}", kind(other)))
+                    return Err(format!(
+                        "{path}.debuggable: expected true or false, got {}",
+                        kind(other)
+                    ))
                 }
             }
         } else {

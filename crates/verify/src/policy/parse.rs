@@ -68,7 +68,9 @@ fn statuses(list: &[Value]) -> Result<Vec<TcbStatus>, String> {
         let s = v
             .as_str()
             .ok_or_else(|| format!("accept_tcb_status[{i}]: expected a string, got {}", kind(v)))?;
-        let status: TcbStatus = s.parse().map_err(|e| format!("accept_tcb_status[{i}]: {e}"))?;
+        let status: TcbStatus = s
+            .parse()
+            .map_err(|e| format!("accept_tcb_status[{i}]: {e}"))?;
         if status == TcbStatus::Revoked {
             return Err(format!("accept_tcb_status[{i}]: Revoked is never accepted"));
         }
@@ -82,7 +84,10 @@ fn advisories(list: &[Value]) -> Result<BTreeSet<String>, String> {
         .enumerate()
         .map(|(i, v)| {
             v.as_str().map(str::to_owned).ok_or_else(|| {
-                format!("allowed_advisories[{i}]: expected a string, got {}", kind(v))
+                format!(
+                    "allowed_advisories[{i}]: expected a string, got {}",
+                    kind(v)
+                )
             })
         })
         .collect()
@@ -100,7 +105,9 @@ fn secrets(v: &Value) -> Result<BTreeMap<String, Vec<IdentityRule>>, String> {
             .array("allow")?
             .ok_or_else(|| format!("{path}.allow: missing (a list of identities)"))?;
         if allow.is_empty() {
-            return Err(format!("{path}.allow: empty list (nobody could read this secret)"));
+            return Err(format!(
+                "{path}.allow: empty list (nobody could read this secret)"
+            ));
         }
         let rules = rules(allow, &format!("{path}.allow"))?;
         f.finish()?;
@@ -140,7 +147,11 @@ fn rule(v: &Value, path: &str) -> Result<IdentityRule, String> {
             xfam: f.hex("xfam")?,
             mr_servicetd: f.hex("mr_servicetd")?,
         }),
-        Some(other) => return Err(format!("{path}.tee: expected \"sgx\" or \"tdx\", got {other:?}")),
+        Some(other) => {
+            return Err(format!(
+                "{path}.tee: expected \"sgx\" or \"tdx\", got {other:?}"
+            ))
+        }
         None => return Err(format!("{path}.tee: missing (\"sgx\" or \"tdx\")")),
     };
     if f.has("isv_svn") {
@@ -149,7 +160,9 @@ fn rule(v: &Value, path: &str) -> Result<IdentityRule, String> {
         ));
     }
     f.finish()?;
-    if rule == IdentityRule::Sgx(SgxIdentity::default()) || rule == IdentityRule::Tdx(TdxIdentity::default()) {
+    if rule == IdentityRule::Sgx(SgxIdentity::default())
+        || rule == IdentityRule::Tdx(TdxIdentity::default())
+    {
         return Err(format!(
             "{path}: no field to check (an identity must constrain something; use \"identities\": \"any\")"
         ));

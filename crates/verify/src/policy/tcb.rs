@@ -44,7 +44,8 @@ pub(crate) const KNOWN: [&str; 9] = [
 impl TcbStatus {
     /// The status from a verifier's string; unknown names become [`TcbStatus::Unknown`].
     pub fn from_reported(s: &str) -> Self {
-        s.parse().unwrap_or_else(|_| TcbStatus::Unknown(s.to_owned()))
+        s.parse()
+            .unwrap_or_else(|_| TcbStatus::Unknown(s.to_owned()))
     }
 
     /// Intel's name.
@@ -57,7 +58,9 @@ impl TcbStatus {
             TcbStatus::OutOfDate => "OutOfDate",
             TcbStatus::OutOfDateConfigurationNeeded => "OutOfDateConfigurationNeeded",
             TcbStatus::TDRelaunchAdvised => "TDRelaunchAdvised",
-            TcbStatus::TDRelaunchAdvisedConfigurationNeeded => "TDRelaunchAdvisedConfigurationNeeded",
+            TcbStatus::TDRelaunchAdvisedConfigurationNeeded => {
+                "TDRelaunchAdvisedConfigurationNeeded"
+            }
             TcbStatus::Revoked => "Revoked",
             TcbStatus::Unknown(s) => s,
         }
@@ -77,7 +80,9 @@ impl FromStr for TcbStatus {
             "OutOfDate" => TcbStatus::OutOfDate,
             "OutOfDateConfigurationNeeded" => TcbStatus::OutOfDateConfigurationNeeded,
             "TDRelaunchAdvised" => TcbStatus::TDRelaunchAdvised,
-            "TDRelaunchAdvisedConfigurationNeeded" => TcbStatus::TDRelaunchAdvisedConfigurationNeeded,
+            "TDRelaunchAdvisedConfigurationNeeded" => {
+                TcbStatus::TDRelaunchAdvisedConfigurationNeeded
+            }
             "Revoked" => TcbStatus::Revoked,
             other => {
                 return Err(format!(

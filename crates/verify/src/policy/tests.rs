@@ -54,7 +54,10 @@ fn occlum_entry_matches_when_every_switched_on_field_matches() {
 #[test]
 fn occlum_isv_svn_is_a_minimum() {
     let p = occlum(MR_ENCLAVE, 88, false, "on");
-    assert_eq!(reason(up_to_date(&p, &sgx())), "sgx_mrs[0]: isv_svn 0 < required 88");
+    assert_eq!(
+        reason(up_to_date(&p, &sgx())),
+        "sgx_mrs[0]: isv_svn 0 < required 88"
+    );
     let p = occlum(MR_ENCLAVE, 88, false, "off");
     assert!(up_to_date(&p, &sgx()).is_accepted());
 }
@@ -93,7 +96,7 @@ fn occlum_debug_enclave_needs_debuggable_true_or_allow_debug() {
         reason(d),
         "debug (attributes.flags bit 1) expected false got true; allow_debug is off"
     );
-    assert!(up_to_date(&p.clone().with_allow_debug(true), &debug)
+    assert!(up_to_date(&p.with_allow_debug(true), &debug)
         .reason()
         .unwrap()
         .contains("debuggable expected false got true"));
@@ -108,14 +111,21 @@ fn occlum_templates_switched_on_with_empty_values_are_config_errors() {
     let e = Policy::from_any_file(sample!("occlum-config/ra_config_template.json"))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("sgx_mrs[0].mr_enclave: verify_mr_enclave is on but the value is empty"), "{e}");
+    assert!(
+        e.contains("sgx_mrs[0].mr_enclave: verify_mr_enclave is on but the value is empty"),
+        "{e}"
+    );
     assert!(e.contains("ra_config_template.json"), "{e}");
-    let e = Policy::from_occlum_config_file(sample!("occlum-config/example_ra_config_template.json"))
-        .unwrap_err()
-        .to_string();
+    let e =
+        Policy::from_occlum_config_file(sample!("occlum-config/example_ra_config_template.json"))
+            .unwrap_err()
+            .to_string();
     assert!(e.contains("sgx_mrs[0].mr_enclave"), "{e}");
     // Everything switched off (init_ra_conf template): any identity, debug still rejected.
-    let p = Policy::from_any_file(sample!("occlum-config/init_ra_conf.grpc_ratls.template.json")).unwrap();
+    let p = Policy::from_any_file(sample!(
+        "occlum-config/init_ra_conf.grpc_ratls.template.json"
+    ))
+    .unwrap();
     assert!(up_to_date(&p, &sgx()).is_accepted());
     assert!(!up_to_date(&p, &occlum_debug()).is_accepted());
 }
@@ -125,26 +135,39 @@ fn occlum_bad_values() {
     let base = r#""verify_mr_signer": "off", "verify_isv_prod_id": "off", "verify_isv_svn": "off",
                   "verify_config_svn": "off", "verify_enclave_debuggable": "off""#;
     let e = Policy::from_bytes(
-        format!(r#"{{"verify_mr_enclave": "on", {base}, "sgx_mrs": [{{}}, {{"mr_enclave": "xyz"}}]}}"#).as_bytes(),
+        format!(
+            r#"{{"verify_mr_enclave": "on", {base}, "sgx_mrs": [{{}}, {{"mr_enclave": "xyz"}}]}}"#
+        )
+        .as_bytes(),
         "t",
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("sgx_mrs[0].mr_enclave: verify_mr_enclave is on but the value is missing"), "{e}");
+    assert!(
+        e.contains("sgx_mrs[0].mr_enclave: verify_mr_enclave is on but the value is missing"),
+        "{e}"
+    );
     let e = Policy::from_bytes(
-        format!(r#"{{"verify_mr_enclave": "on", {base}, "sgx_mrs": [{{"mr_enclave": "abcd"}}]}}"#).as_bytes(),
+        format!(r#"{{"verify_mr_enclave": "on", {base}, "sgx_mrs": [{{"mr_enclave": "abcd"}}]}}"#)
+            .as_bytes(),
         "t",
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("sgx_mrs[0].mr_enclave: expected 32 bytes of hex, got 2"), "{e}");
+    assert!(
+        e.contains("sgx_mrs[0].mr_enclave: expected 32 bytes of hex, got 2"),
+        "{e}"
+    );
     let e = Policy::from_bytes(
         format!(r#"{{"verify_mr_enclave": "yes", {base}, "sgx_mrs": [{{}}]}}"#).as_bytes(),
         "t",
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("verify_mr_enclave: expected \"on\" or \"off\""), "{e}");
+    assert!(
+        e.contains("verify_mr_enclave: expected \"on\" or \"off\""),
+        "{e}"
+    );
 }
 
 #[test]
@@ -158,7 +181,10 @@ fn initra_policy_identities() {
     );
     let p = Policy::from_bytes(text.as_bytes(), "t").unwrap();
     // Closest entry is the SGX one (one mismatch), not the TDX one.
-    assert_eq!(reason(up_to_date(&p, &sgx())), "identities[1]: isv_svn 0 < required 1");
+    assert_eq!(
+        reason(up_to_date(&p, &sgx())),
+        "identities[1]: isv_svn 0 < required 1"
+    );
     assert_eq!(
         reason(up_to_date(&p, &tdx())),
         format!(
@@ -178,24 +204,65 @@ fn initra_policy_config_errors_name_the_field() {
     let cases = [
         (r#"{}"#, "identities: missing"),
         (r#"{"identities": []}"#, "identities: empty list"),
-        (r#"{"identities": "all"}"#, "identities: expected a list or \"any\""),
-        (r#"{"identities": "any", "allow_debugg": true}"#, "unknown field(s) allow_debugg"),
-        (r#"{"identities": [{"tee": "sgx", "mr_enclave": "zz"}]}"#, "identities[0].mr_enclave: not hex"),
-        (r#"{"identities": [{"tee": "tdx", "mr_td": "00"}]}"#, "identities[0].mr_td: expected 48 bytes of hex, got 1"),
-        (r#"{"identities": [{"tee": "sgx"}]}"#, "identities[0]: no field to check"),
-        (r#"{"identities": [{"mr_td": "00"}]}"#, "identities[0].tee: missing"),
-        (r#"{"identities": [{"tee": "sgx", "isv_svn": 3}]}"#, "identities[0].isv_svn: use min_isv_svn"),
-        (r#"{"identities": [{"tee": "sgx", "mr_td": "00"}]}"#, "identities[0]: unknown field(s) mr_td"),
-        (r#"{"identities": "any", "accept_tcb_status": ["Revoked"]}"#, "accept_tcb_status[0]: Revoked is never accepted"),
-        (r#"{"identities": "any", "accept_tcb_status": ["uptodate"]}"#, "accept_tcb_status[0]: unknown TCB status \"uptodate\""),
-        (r#"{"identities": "any", "max_collateral_age": "soon"}"#, "max_collateral_age: \"soon\""),
-        (r#"{"identities": "any", "secrets": {"k": {"allow": []}}}"#, "secrets.k.allow: empty list"),
-        (r#"{"identities": "any", "secrets": {"k": {}}}"#, "secrets.k.allow: missing"),
+        (
+            r#"{"identities": "all"}"#,
+            "identities: expected a list or \"any\"",
+        ),
+        (
+            r#"{"identities": "any", "allow_debugg": true}"#,
+            "unknown field(s) allow_debugg",
+        ),
+        (
+            r#"{"identities": [{"tee": "sgx", "mr_enclave": "zz"}]}"#,
+            "identities[0].mr_enclave: not hex",
+        ),
+        (
+            r#"{"identities": [{"tee": "tdx", "mr_td": "00"}]}"#,
+            "identities[0].mr_td: expected 48 bytes of hex, got 1",
+        ),
+        (
+            r#"{"identities": [{"tee": "sgx"}]}"#,
+            "identities[0]: no field to check",
+        ),
+        (
+            r#"{"identities": [{"mr_td": "00"}]}"#,
+            "identities[0].tee: missing",
+        ),
+        (
+            r#"{"identities": [{"tee": "sgx", "isv_svn": 3}]}"#,
+            "identities[0].isv_svn: use min_isv_svn",
+        ),
+        (
+            r#"{"identities": [{"tee": "sgx", "mr_td": "00"}]}"#,
+            "identities[0]: unknown field(s) mr_td",
+        ),
+        (
+            r#"{"identities": "any", "accept_tcb_status": ["Revoked"]}"#,
+            "accept_tcb_status[0]: Revoked is never accepted",
+        ),
+        (
+            r#"{"identities": "any", "accept_tcb_status": ["uptodate"]}"#,
+            "accept_tcb_status[0]: unknown TCB status \"uptodate\"",
+        ),
+        (
+            r#"{"identities": "any", "max_collateral_age": "soon"}"#,
+            "max_collateral_age: \"soon\"",
+        ),
+        (
+            r#"{"identities": "any", "secrets": {"k": {"allow": []}}}"#,
+            "secrets.k.allow: empty list",
+        ),
+        (
+            r#"{"identities": "any", "secrets": {"k": {}}}"#,
+            "secrets.k.allow: missing",
+        ),
         (r#"[1]"#, "top level: expected an object"),
         (r#"{"identities": "any""#, "invalid JSON"),
     ];
     for (text, want) in cases {
-        let e = Policy::from_bytes(text.as_bytes(), "p.json").unwrap_err().to_string();
+        let e = Policy::from_bytes(text.as_bytes(), "p.json")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("policy p.json: "), "{e}");
         assert!(e.contains(want), "{text}: {e}");
     }
@@ -211,7 +278,9 @@ fn tcb_rules() {
     .unwrap();
     assert_eq!(p.max_collateral_age(), Some(Duration::from_secs(7 * 86400)));
     let adv = vec!["INTEL-SA-00960".to_owned()];
-    assert!(p.evaluate(&TcbStatus::OutOfDate, &adv, &sgx()).is_accepted());
+    assert!(p
+        .evaluate(&TcbStatus::OutOfDate, &adv, &sgx())
+        .is_accepted());
     assert_eq!(
         reason(p.evaluate(&TcbStatus::Revoked, &[], &sgx())),
         "tcb status Revoked not in accepted [UpToDate,OutOfDate]"
@@ -221,12 +290,19 @@ fn tcb_rules() {
         .is_accepted());
     assert_eq!(p.check_collateral_age(Some(0), 7 * 86400), None);
     assert_eq!(
-        p.check_collateral_age(Some(0), 8 * 86400).and_then(|d| d.reason().map(str::to_owned)),
+        p.check_collateral_age(Some(0), 8 * 86400)
+            .and_then(|d| d.reason().map(str::to_owned)),
         Some("collateral age 8days exceeds max_collateral_age 7days".to_owned())
     );
     // TCB is checked before debug.
     let d = Policy::default().evaluate(&TcbStatus::OutOfDate, &[], &occlum_debug());
-    assert!(matches!(d, Decision::Rejected { kind: RejectionKind::TcbStatus, .. }));
+    assert!(matches!(
+        d,
+        Decision::Rejected {
+            kind: RejectionKind::TcbStatus,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -245,7 +321,10 @@ fn secret_access_is_deny_by_default_once_rules_exist() {
     let e = p.secret_access("db_password", &sgx()).unwrap_err();
     assert_eq!(
         e.reason,
-        format!("secrets.db_password.allow[0]: mr_signer expected {} got {MR_SIGNER}", "11".repeat(32))
+        format!(
+            "secrets.db_password.allow[0]: mr_signer expected {} got {MR_SIGNER}",
+            "11".repeat(32)
+        )
     );
     let e = p.secret_access("cert", &sgx()).unwrap_err().to_string();
     assert!(e.contains("no rule for this secret"), "{e}");
