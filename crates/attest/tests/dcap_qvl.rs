@@ -1,6 +1,14 @@
 //! The simulated platform's quotes and collateral, checked directly with dcap-qvl (independent of
 //! initra-verify): the PKI, CRLs, TCB info, QE identity and quote layout are what dcap-qvl expects.
 
+// Test helpers outside #[test] functions unwrap too: a failure is a test failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use initra_attest::sim::{SimAttester, SimOptions, SimPlatform};
 use initra_attest::{Attester, EnclaveIdentity};
 use initra_evidence::Measurement;

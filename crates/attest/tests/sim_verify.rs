@@ -2,6 +2,14 @@
 //! path): accepted only under the simulated root, labelled simulated; every byte of the quote is
 //! covered by a signature, a hash or a parse check.
 
+// Test helpers outside #[test] functions unwrap too: a failure is a test failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -49,7 +57,7 @@ fn sim_quote_is_accepted_under_the_simulated_root_and_labelled_simulated() {
     let roots = TrustRoots::intel()
         .with_root(f.root.clone(), RootKind::Simulated)
         .unwrap();
-    let verdict = verifier(roots, f.collateral.clone())
+    let verdict = verifier(roots, f.collateral)
         .verify(&quote, SystemTime::now())
         .unwrap();
     assert!(verdict.is_accepted(), "{:?}", verdict.decision);
@@ -68,7 +76,7 @@ fn sim_quote_is_accepted_under_the_simulated_root_and_labelled_simulated() {
 fn intel_roots_alone_reject_the_sim_quote_naming_the_untrusted_root() {
     let f = fixture();
     let quote = f.attester.quote(&[0; 64]).unwrap();
-    let err = verifier(TrustRoots::intel(), f.collateral.clone())
+    let err = verifier(TrustRoots::intel(), f.collateral)
         .verify(&quote, SystemTime::now())
         .unwrap_err();
     let msg = err.to_string();
@@ -104,7 +112,7 @@ fn quote_fields_are_what_the_identity_says() {
     let roots = TrustRoots::empty()
         .with_root(f.root.clone(), RootKind::Simulated)
         .unwrap();
-    let verdict = verifier(roots, f.collateral.clone())
+    let verdict = verifier(roots, f.collateral)
         .verify(&raw, SystemTime::now())
         .unwrap();
     assert!(!verdict.is_accepted());
@@ -122,7 +130,7 @@ fn collateral_outside_its_window_is_rejected() {
     let roots = TrustRoots::empty()
         .with_root(f.root.clone(), RootKind::Simulated)
         .unwrap();
-    let v = verifier(roots, f.collateral.clone());
+    let v = verifier(roots, f.collateral);
     let day = std::time::Duration::from_secs(86_400);
     assert!(v.verify(&quote, SystemTime::now() + 31 * day).is_err());
     assert!(v.verify(&quote, SystemTime::now() - 2 * day).is_err());
@@ -148,7 +156,7 @@ fn renewed_collateral_verifies_later() {
         Collateral::from_json_file(platform.collateral_path()).unwrap(),
     ));
     let roots = TrustRoots::empty()
-        .with_root(f.root.clone(), RootKind::Simulated)
+        .with_root(f.root, RootKind::Simulated)
         .unwrap();
     let verdict = verifier(roots, collateral)
         .verify(&quote, later.into())
@@ -194,7 +202,7 @@ fn tamper_sweep_signed_regions_and_signature_data() {
     let roots = TrustRoots::empty()
         .with_root(f.root.clone(), RootKind::Simulated)
         .unwrap();
-    let v = verifier(roots, f.collateral.clone());
+    let v = verifier(roots, f.collateral);
     let now = SystemTime::now();
     assert!(v.verify(&quote, now).unwrap().is_accepted());
     let survived = surviving_flips(&v, &quote[..PEM_START], now);
@@ -216,7 +224,7 @@ fn tamper_sweep_pck_chain_pem_leaf_and_ca_are_covered() {
     let roots = TrustRoots::empty()
         .with_root(f.root.clone(), RootKind::Simulated)
         .unwrap();
-    let v = verifier(roots, f.collateral.clone());
+    let v = verifier(roots, f.collateral);
     let now = SystemTime::now();
     let survived = surviving_flips(&v, &quote, now);
 
@@ -250,7 +258,7 @@ fn tamper_sweep_every_byte_of_the_pck_chain() {
     let roots = TrustRoots::empty()
         .with_root(f.root.clone(), RootKind::Simulated)
         .unwrap();
-    let v = verifier(roots, f.collateral.clone());
+    let v = verifier(roots, f.collateral);
     let survived = surviving_flips(&v, &quote, SystemTime::now());
     assert!(
         survived.is_empty(),

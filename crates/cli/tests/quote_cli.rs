@@ -1,7 +1,12 @@
 //! `initra quote inspect|verify` end to end: exit codes, JSON fields, error messages.
 
 // Test helpers may panic: a failed unwrap is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::process::{Command, Output};
 

@@ -362,3 +362,22 @@ fn integrity_image_with_one_changed_file_is_refused() {
     );
     assert!(matches!(err, Error::RootHashMismatch { .. }), "{err}");
 }
+
+#[test]
+fn failed_open_leaves_an_existing_destination_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = small_tree(tmp.path());
+    let key = key128();
+    let image = tmp.path().join("img");
+    seal(&src, &image, Some(&key), &seal_opts(CHUNK)).unwrap();
+    let mut bad = fs::read(&image).unwrap();
+    // The last chunk: every earlier entry has been extracted when the failure is found.
+    let last = bad.len() - 20;
+    bad[last] ^= 0x80;
+    fs::write(&image, &bad).unwrap();
+    let dest = tmp.path().join("mnt");
+    fs::create_dir(&dest).unwrap();
+    let err = open(&image, &dest, OpenKey::Key(&key), &OpenOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::ChunkAuthFailed { index: 7 }), "{err}");
+    assert_eq!(names(&dest), Vec::<String>::new());
+}

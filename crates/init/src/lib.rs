@@ -14,9 +14,12 @@
 pub mod config;
 pub mod exec;
 pub mod private_ns;
+pub mod run;
 pub mod secret_file;
 
 use std::path::PathBuf;
+
+pub use run::{launch, LaunchError, LaunchOptions, Placement};
 
 /// Everything that can stop `init` before the application starts.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,13 @@
 //! The CCC "Interoperable RA-TLS" certificates (shared/testdata/ratls/ccc, values in its README).
 
+// Test helpers outside #[test] functions unwrap too: a failure is a test failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use initra_evidence::{Quote, QuoteBody};
 use initra_ratls::{read_certificate_pem_or_der, BindingRule, EvidenceFormat};
 

@@ -1,6 +1,14 @@
 //! RA-TLS certificates made with the simulated platform: creation, binding, verification, tampering,
 //! and mutual RA-TLS handshakes over in-memory rustls connections.
 
+// Test helpers outside #[test] functions unwrap too: a failure is a test failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 

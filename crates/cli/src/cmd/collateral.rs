@@ -8,7 +8,10 @@ use std::time::SystemTime;
 use anyhow::Context;
 use initra_collateral::qcnl::DEFAULT_QCNL_CONF;
 use initra_collateral::validity::{fmt_unix, unix};
-use initra_collateral::{Bundle, BundleSummary, CollateralKey, CollateralSettings, FreshnessPolicy, PccsClient, PccsSource};
+use initra_collateral::{
+    Bundle, BundleSummary, CollateralKey, CollateralSettings, FreshnessPolicy, PccsClient,
+    PccsSource,
+};
 
 use crate::output::print_stdout;
 
@@ -78,9 +81,12 @@ fn fetch(a: FetchArgs) -> anyhow::Result<ExitCode> {
     let mut keys = BTreeSet::new();
     for path in &a.quotes {
         let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
-        let raw = initra_evidence::input::decode_evidence(&bytes).with_context(|| format!("{}", path.display()))?;
-        let quote = initra_evidence::Quote::parse(&raw).with_context(|| format!("{}", path.display()))?;
-        let key = CollateralKey::from_quote(&quote).with_context(|| format!("{}", path.display()))?;
+        let raw = initra_evidence::input::decode_evidence(&bytes)
+            .with_context(|| format!("{}", path.display()))?;
+        let quote =
+            initra_evidence::Quote::parse(&raw).with_context(|| format!("{}", path.display()))?;
+        let key =
+            CollateralKey::from_quote(&quote).with_context(|| format!("{}", path.display()))?;
         keys.insert(key);
     }
     let settings = CollateralSettings {
@@ -121,7 +127,11 @@ fn fetch(a: FetchArgs) -> anyhow::Result<ExitCode> {
         "wrote {} ({} entr{})\n",
         a.out.display(),
         bundle.entries().count(),
-        if bundle.entries().count() == 1 { "y" } else { "ies" }
+        if bundle.entries().count() == 1 {
+            "y"
+        } else {
+            "ies"
+        }
     ));
     print_stdout(&report)?;
     Ok(ExitCode::SUCCESS)
@@ -152,7 +162,10 @@ fn render(path: &std::path::Path, s: &BundleSummary, now: i64) -> String {
         if s.entries.len() == 1 { "y" } else { "ies" }
     );
     for e in &s.entries {
-        out.push_str(&format!("\n{}\n  source       {}\n  fetched      {}\n", e.key, e.source, e.fetched_at));
+        out.push_str(&format!(
+            "\n{}\n  source       {}\n  fetched      {}\n",
+            e.key, e.source, e.fetched_at
+        ));
         for i in &e.items {
             out.push_str(&format!(
                 "  {:<12} issued {}  next update {}\n",
@@ -162,10 +175,19 @@ fn render(path: &std::path::Path, s: &BundleSummary, now: i64) -> String {
             ));
         }
         let until = e.valid_until.as_deref().unwrap_or("-");
-        let first = e.first_expiring.map(|i| format!(" (first to expire: {})", i.name())).unwrap_or_default();
-        out.push_str(&format!("  valid        {} .. {until}{first}\n", e.valid_from));
+        let first = e
+            .first_expiring
+            .map(|i| format!(" (first to expire: {})", i.name()))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  valid        {} .. {until}{first}\n",
+            e.valid_from
+        ));
         let from = initra_collateral::validity::parse_rfc3339(&e.valid_from);
-        let to = e.valid_until.as_deref().and_then(initra_collateral::validity::parse_rfc3339);
+        let to = e
+            .valid_until
+            .as_deref()
+            .and_then(initra_collateral::validity::parse_rfc3339);
         let status = match (from, to) {
             (Some(f), _) if now < f => format!("not yet valid (now {})", fmt_unix(now)),
             (_, Some(t)) if now > t => format!("EXPIRED (now {})", fmt_unix(now)),

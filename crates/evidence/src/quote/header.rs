@@ -14,8 +14,10 @@ pub const ATT_KEY_TYPE_ECDSA_P256: u16 = 2;
 
 /// The quote header.
 ///
-/// > `version` u16, `att_key_type` u16, `tee_type` u32 (v3: reserved, 0), `qe_svn` u16, `pce_svn` u16,
-/// > `qe_vendor_id` [16], `user_data` [20]; all integers little-endian (§2).
+/// ```text
+/// version u16, att_key_type u16, tee_type u32 (v3: reserved, 0), qe_svn u16, pce_svn u16,
+/// qe_vendor_id [16], user_data [20]; all integers little-endian (§2).
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Header {
     /// Quote version: 3 (SGX), 4 or 5 (TDX).

@@ -11,9 +11,11 @@ use crate::Error;
 
 /// The SGX enclave report (ISV enclave report in an SGX quote, and the QE report).
 ///
-/// > cpu_svn[16] misc_select u32 reserved[12] isv_ext_prod_id[16] attributes[16] mr_enclave[32]
-/// > reserved[32] mr_signer[32] reserved[32] config_id[64] isv_prod_id u16 isv_svn u16 config_svn u16
-/// > reserved[42] isv_family_id[16] report_data[64] — 384 bytes (§3).
+/// ```text
+/// cpu_svn[16] misc_select u32 reserved[12] isv_ext_prod_id[16] attributes[16] mr_enclave[32]
+/// reserved[32] mr_signer[32] reserved[32] config_id[64] isv_prod_id u16 isv_svn u16 config_svn u16
+/// reserved[42] isv_family_id[16] report_data[64] — 384 bytes (§3).
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct EnclaveReport {
     /// CPU security version.
@@ -89,9 +91,11 @@ impl EnclaveReport {
 /// The TDX TD report body: TD 1.0 (584 bytes) or TD 1.5 (648 bytes, adds `tee_tcb_svn2` and
 /// `mr_servicetd`).
 ///
-/// > tee_tcb_svn[16] mr_seam[48] mr_signer_seam[48] seam_attributes[8] td_attributes[8] xfam[8]
-/// > mr_td[48] mr_config_id[48] mr_owner[48] mr_owner_config[48] rtmr0..3[4×48] report_data[64]
-/// > (TD 1.5: + tee_tcb_svn2[16] mr_servicetd[48]) (§4).
+/// ```text
+/// tee_tcb_svn[16] mr_seam[48] mr_signer_seam[48] seam_attributes[8] td_attributes[8] xfam[8]
+/// mr_td[48] mr_config_id[48] mr_owner[48] mr_owner_config[48] rtmr0..3[4×48] report_data[64]
+/// (TD 1.5: + tee_tcb_svn2[16] mr_servicetd[48]) (§4).
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TdReport {
     /// TEE TCB SVN (TDX module version and SVNs).

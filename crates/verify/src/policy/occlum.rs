@@ -102,9 +102,11 @@ pub(crate) fn occlum_policy(text: &str) -> Result<Policy, String> {
         let debuggable = if debuggable_on {
             match get("debuggable") {
                 Some(Value::Bool(b)) => Some(*b),
-                None => return Err(format!(
+                None => {
+                    return Err(format!(
                     "{path}.debuggable: verify_enclave_debuggable is on but the value is missing"
-                )),
+                ))
+                }
                 Some(other) => {
                     return Err(format!(
                         "{path}.debuggable: expected true or false, got {}",

@@ -1,0 +1,209 @@
+//! Helpers of the `initra server` / `initra get-secret` end-to-end tests: a simulated platform, identity
+//! and verify-config files, and the real server binary on a free port (killed on drop).
+
+#![allow(dead_code)] // each test file uses a subset
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const INITRA: &str = env!("CARGO_BIN_EXE_initra");
+
+pub const SAMPLE_SECRETS: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/occlum-config/secret_config.json");
+
+/// The identity fields a test sets (written as `initra sim` identity JSON).
+#[derive(Clone, Debug)]
+pub struct Id {
+    pub mr_enclave: String,
+    pub mr_signer: String,
+    pub isv_prod_id: u16,
+    pub isv_svn: u16,
+    pub debug: bool,
+}
+
+impl Id {
+    pub fn json(&self) -> String {
+        format!(
+            r#"{{"mr_enclave":"{}","mr_signer":"{}","isv_prod_id":{},"isv_svn":{},"config_svn":0,"debug":{}}}"#,
+            self.mr_enclave, self.mr_signer, self.isv_prod_id, self.isv_svn, self.debug
+        )
+    }
+
+    /// An Occlum verify config accepting exactly this identity (isv_svn as minimum, debug checked).
+    pub fn occlum_config(&self) -> String {
+        format!(
+            r#"{{"verify_mr_enclave":"on","verify_mr_signer":"on","verify_isv_prod_id":"on","verify_isv_svn":"on",
+"verify_config_svn":"off","verify_enclave_debuggable":"on",
+"sgx_mrs":[{{"mr_enclave":"{}","mr_signer":"{}","isv_prod_id":{},"isv_svn":{},"config_svn":0,"debuggable":false}}]}}"#,
+            self.mr_enclave, self.mr_signer, self.isv_prod_id, self.isv_svn
+        )
+    }
+}
+
+/// A temp dir with a simulated platform and the standard client / server identities and configs.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub sim: PathBuf,
+    pub client: Id,
+    pub server: Id,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = dir.path().join("sim");
+        let out = Command::new(INITRA).args(["sim", "init"]).arg(&sim).output().unwrap();
+        assert!(out.status.success(), "sim init: {}", String::from_utf8_lossy(&out.stderr));
+        let mr_signer = initra_attest::sim::SimPlatform::load(&sim).unwrap().mr_signer().to_string();
+        let client = Id {
+            mr_enclave: "c1".repeat(32),
+            mr_signer: mr_signer.clone(),
+            isv_prod_id: 1,
+            isv_svn: 88,
+            debug: false,
+        };
+        let server = Id { mr_enclave: "5e".repeat(32), mr_signer, isv_prod_id: 0, isv_svn: 3, debug: false };
+        let f = Self { dir, sim, client, server };
+        f.write("client_id.json", &f.client.json());
+        f.write("server_id.json", &f.server.json());
+        f.write("dynamic_config.json", &f.client.occlum_config());
+        f.write("ra_config.json", &f.server.occlum_config());
+        f
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    pub fn collateral(&self) -> PathBuf {
+        self.sim.join("collateral.json")
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.sim.join("root-ca.der")
+    }
+
+    /// `initra server` args for the standard RA-TLS server (sim root trusted).
+    pub fn server_args(&self) -> Vec<String> {
+        let mut a = vec!["--sim".into(), s(&self.sim), "--identity".into(), s(&self.path("server_id.json"))];
+        a.extend(["--ra-config".into(), s(&self.path("dynamic_config.json"))]);
+        a.extend(["--secrets".into(), SAMPLE_SECRETS.into()]);
+        a.extend(["--collateral".into(), s(&self.collateral()), "--sim-root".into(), s(&self.root())]);
+        a
+    }
+
+    /// `initra get-secret` args for the standard client (without the name and output).
+    pub fn client_args(&self, server: &Server) -> Vec<String> {
+        let mut a = vec!["--server".into(), server.addr.clone()];
+        a.extend(["--ra-config".into(), s(&self.path("ra_config.json"))]);
+        a.extend(["--sim".into(), s(&self.sim), "--identity".into(), s(&self.path("client_id.json"))]);
+        a.extend(["--collateral".into(), s(&self.collateral()), "--sim-root".into(), s(&self.root())]);
+        a.extend(["--timeout".into(), "20s".into()]);
+        a
+    }
+}
+
+pub fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// The running `initra server`; its stderr is collected for assertions.
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    pub fn start(args: &[String]) -> Self {
+        let mut child = Command::new(INITRA)
+            .args(["--log", "info", "server", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(addr.trim().to_string());
+                }
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start:\n{}", log.lock().unwrap());
+            }
+        };
+        Self { child, addr, log }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_log(&self, needle: &str) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let st = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
+        assert!(st.success());
+    }
+
+    /// Waits for exit; returns the exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(15) {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("server did not exit:\n{}", self.log());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `initra get-secret ARGS... NAME -o OUT` (or with `extra` replacing the output part).
+pub fn get_secret(args: &[String], extra: &[&str]) -> Output {
+    Command::new(INITRA).arg("get-secret").args(args).args(extra).env("NO_COLOR", "1").output().unwrap()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
