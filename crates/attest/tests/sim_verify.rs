@@ -267,3 +267,44 @@ fn tamper_sweep_every_byte_of_the_pck_chain() {
         quote.len()
     );
 }
+
+#[test]
+fn private_keys_are_0600_and_load_errors_name_the_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = fixture();
+    for key in [
+        "root-ca.key",
+        "pck-ca.key",
+        "tcb-signing.key",
+        "pck.key",
+        "attestation.key",
+        "signer.key",
+    ] {
+        let mode = std::fs::metadata(f.platform_dir.join(key))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{key}");
+    }
+    assert!(SimPlatform::create(&f.platform_dir, &SimOptions::default())
+        .unwrap_err()
+        .to_string()
+        .contains("already exists"));
+
+    std::fs::write(f.platform_dir.join("pck.key"), "not a key").unwrap();
+    let err = SimPlatform::load(&f.platform_dir).unwrap_err().to_string();
+    assert!(err.contains("pck.key: invalid PCK key"), "{err}");
+    std::fs::remove_file(f.platform_dir.join("attestation.key")).unwrap();
+    let err = SimPlatform::load(&f.platform_dir).unwrap_err().to_string();
+    assert!(
+        err.contains("attestation.key: missing (attestation key)"),
+        "{err}"
+    );
+    let err = SimPlatform::load(std::path::Path::new("/nonexistent-sim"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("/nonexistent-sim/platform.json: missing"),
+        "{err}"
+    );
+}

@@ -227,7 +227,7 @@ fn per_secret_policy_restricts_secrets() {
 }
 
 #[test]
-fn refuses_to_print_secret_to_terminal_and_unreachable_is_error() {
+fn unreachable_server_is_an_error_after_retries() {
     let f = Fixture::new();
     // Nothing listens on port 1: a connection failure, retried until the deadline, exit 2.
     let mut args = vec!["--server".to_string(), "127.0.0.1:1".into()];

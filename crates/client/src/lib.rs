@@ -75,6 +75,19 @@ impl SecretClient {
         Err(client.unreachable(&schedule, last))
     }
 
+    /// A new session to the same server with the same TLS configuration (and so the same cache of the
+    /// server's verdict); it connects on first use.
+    pub fn fresh(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            tls: Arc::clone(&self.tls),
+            name: self.name.clone(),
+            channel: None,
+            fatal: FatalSlot::default(),
+            occlum_only: self.occlum_only,
+        }
+    }
+
     /// The server address.
     pub fn server(&self) -> &str {
         &self.config.server

@@ -113,8 +113,8 @@ pub enum ImageKind {
     IntegrityOnly,
 }
 
+/// Unknown top-level keys are tolerated (Occlum's own reader ignores them); the `initra` section is strict.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawConfig {
     kms_server: String,
     #[serde(default)]
@@ -324,7 +324,7 @@ mod tests {
         assert!(InitConfig::from_str(Path::new("c"), dotdot, None).unwrap_err().to_string().contains(".."));
         let dup = r#"{"kms_server":"h:1","kms_keys":[{"key":"a","path":"/x"},{"key":"b","path":"/x"}],"ra_config":{}}"#;
         assert!(InitConfig::from_str(Path::new("c"), dup, None).unwrap_err().to_string().contains("two entries"));
-        let unknown = r#"{"kms_server":"h:1","ra_config":{},"initra":{"imgae":{}}}"#;
+        let unknown = r#"{"kms_server":"h:1","ra_config":{},"comment":"ok","initra":{"imgae":{}}}"#;
         let err = InitConfig::from_str(Path::new("c"), unknown, None).unwrap_err().to_string();
         assert!(err.contains("imgae"), "{err}");
     }

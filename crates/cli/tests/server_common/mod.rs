@@ -9,23 +9,23 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub const INITRA: &str = env!("CARGO_BIN_EXE_initra");
+pub(crate) const INITRA: &str = env!("CARGO_BIN_EXE_initra");
 
-pub const SAMPLE_SECRETS: &str =
+pub(crate) const SAMPLE_SECRETS: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/occlum-config/secret_config.json");
 
 /// The identity fields a test sets (written as `initra sim` identity JSON).
 #[derive(Clone, Debug)]
-pub struct Id {
-    pub mr_enclave: String,
-    pub mr_signer: String,
-    pub isv_prod_id: u16,
-    pub isv_svn: u16,
-    pub debug: bool,
+pub(crate) struct Id {
+    pub(crate) mr_enclave: String,
+    pub(crate) mr_signer: String,
+    pub(crate) isv_prod_id: u16,
+    pub(crate) isv_svn: u16,
+    pub(crate) debug: bool,
 }
 
 impl Id {
-    pub fn json(&self) -> String {
+    pub(crate) fn json(&self) -> String {
         format!(
             r#"{{"mr_enclave":"{}","mr_signer":"{}","isv_prod_id":{},"isv_svn":{},"config_svn":0,"debug":{}}}"#,
             self.mr_enclave, self.mr_signer, self.isv_prod_id, self.isv_svn, self.debug
@@ -33,7 +33,7 @@ impl Id {
     }
 
     /// An Occlum verify config accepting exactly this identity (isv_svn as minimum, debug checked).
-    pub fn occlum_config(&self) -> String {
+    pub(crate) fn occlum_config(&self) -> String {
         format!(
             r#"{{"verify_mr_enclave":"on","verify_mr_signer":"on","verify_isv_prod_id":"on","verify_isv_svn":"on",
 "verify_config_svn":"off","verify_enclave_debuggable":"on",
@@ -44,15 +44,15 @@ impl Id {
 }
 
 /// A temp dir with a simulated platform and the standard client / server identities and configs.
-pub struct Fixture {
-    pub dir: tempfile::TempDir,
-    pub sim: PathBuf,
-    pub client: Id,
-    pub server: Id,
+pub(crate) struct Fixture {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) sim: PathBuf,
+    pub(crate) client: Id,
+    pub(crate) server: Id,
 }
 
 impl Fixture {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let sim = dir.path().join("sim");
         let out = Command::new(INITRA).args(["sim", "init"]).arg(&sim).output().unwrap();
@@ -74,26 +74,26 @@ impl Fixture {
         f
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
         let p = self.path(name);
         std::fs::write(&p, text).unwrap();
         p
     }
 
-    pub fn collateral(&self) -> PathBuf {
+    pub(crate) fn collateral(&self) -> PathBuf {
         self.sim.join("collateral.json")
     }
 
-    pub fn root(&self) -> PathBuf {
+    pub(crate) fn root(&self) -> PathBuf {
         self.sim.join("root-ca.der")
     }
 
     /// `initra server` args for the standard RA-TLS server (sim root trusted).
-    pub fn server_args(&self) -> Vec<String> {
+    pub(crate) fn server_args(&self) -> Vec<String> {
         let mut a = vec!["--sim".into(), s(&self.sim), "--identity".into(), s(&self.path("server_id.json"))];
         a.extend(["--ra-config".into(), s(&self.path("dynamic_config.json"))]);
         a.extend(["--secrets".into(), SAMPLE_SECRETS.into()]);
@@ -102,7 +102,7 @@ impl Fixture {
     }
 
     /// `initra get-secret` args for the standard client (without the name and output).
-    pub fn client_args(&self, server: &Server) -> Vec<String> {
+    pub(crate) fn client_args(&self, server: &Server) -> Vec<String> {
         let mut a = vec!["--server".into(), server.addr.clone()];
         a.extend(["--ra-config".into(), s(&self.path("ra_config.json"))]);
         a.extend(["--sim".into(), s(&self.sim), "--identity".into(), s(&self.path("client_id.json"))]);
@@ -112,19 +112,19 @@ impl Fixture {
     }
 }
 
-pub fn s(p: &Path) -> String {
+pub(crate) fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
 /// The running `initra server`; its stderr is collected for assertions.
-pub struct Server {
-    pub child: Child,
-    pub addr: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) addr: String,
     log: Arc<Mutex<String>>,
 }
 
 impl Server {
-    pub fn start(args: &[String]) -> Self {
+    pub(crate) fn start(args: &[String]) -> Self {
         let mut child = Command::new(INITRA)
             .args(["--log", "info", "server", "--addr", "127.0.0.1:0"])
             .args(args)
@@ -158,12 +158,12 @@ impl Server {
         Self { child, addr, log }
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 
     /// Waits until the log contains `needle`.
-    pub fn wait_log(&self, needle: &str) -> bool {
+    pub(crate) fn wait_log(&self, needle: &str) -> bool {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(10) {
             if self.log().contains(needle) {
@@ -174,13 +174,13 @@ impl Server {
         false
     }
 
-    pub fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let st = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
         assert!(st.success());
     }
 
     /// Waits for exit; returns the exit code.
-    pub fn wait_exit(&mut self) -> Option<i32> {
+    pub(crate) fn wait_exit(&mut self) -> Option<i32> {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(15) {
             if let Some(st) = self.child.try_wait().unwrap() {
@@ -200,10 +200,10 @@ impl Drop for Server {
 }
 
 /// Runs `initra get-secret ARGS... NAME -o OUT` (or with `extra` replacing the output part).
-pub fn get_secret(args: &[String], extra: &[&str]) -> Output {
+pub(crate) fn get_secret(args: &[String], extra: &[&str]) -> Output {
     Command::new(INITRA).arg("get-secret").args(args).args(extra).env("NO_COLOR", "1").output().unwrap()
 }
 
-pub fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
