@@ -251,7 +251,6 @@ fn tamper_sweep_pck_chain_pem_leaf_and_ca_are_covered() {
 /// Every byte of the PEM PCK chain, including the root's copy and the framing. Needs the two
 /// initra-verify checks described above.
 #[test]
-#[ignore = "needs initra-verify to require a byte-identical root at the end of the PCK chain and canonical PEM framing"]
 fn tamper_sweep_every_byte_of_the_pck_chain() {
     let f = fixture();
     let quote = f.attester.quote(&[0x42; 64]).unwrap();

@@ -1,6 +1,8 @@
 //! End-to-end: the real `initra server` binary and the real `initra get-secret` over mutual RA-TLS on the
 //! simulated platform (issue 3, "Must show").
 
+#![allow(clippy::unwrap_used)] // test code: a failure should stop the test loudly
+
 mod server_common;
 
 use std::os::unix::fs::PermissionsExt;
@@ -12,7 +14,10 @@ use server_common::*;
 
 fn sample_secrets() -> Vec<(String, Vec<u8>)> {
     let store = SecretStore::from_occlum_file(Path::new(SAMPLE_SECRETS)).unwrap();
-    store.names().map(|n| (n.to_string(), store.get(n).unwrap().bytes().to_vec())).collect()
+    store
+        .names()
+        .map(|n| (n.to_string(), store.get(n).unwrap().bytes().to_vec()))
+        .collect()
 }
 
 #[test]
@@ -22,7 +27,11 @@ fn every_sample_secret_arrives_with_exact_bytes() {
     let secrets = sample_secrets();
     assert!(secrets.len() >= 2);
     for (name, expected) in &secrets {
-        assert_eq!(expected.last(), Some(&b'\n'), "sample secrets end in a newline");
+        assert_eq!(
+            expected.last(),
+            Some(&b'\n'),
+            "sample secrets end in a newline"
+        );
         let out_path = f.path(&format!("out/{name}"));
         let o = get_secret(&f.client_args(&server), &[name, "-o", &s(&out_path)]);
         assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
@@ -35,7 +44,10 @@ fn every_sample_secret_arrives_with_exact_bytes() {
         assert_eq!(&o.stdout, expected);
     }
     let log = server.log();
-    assert!(log.contains("secret release granted") && log.contains(&f.client.mr_enclave), "{log}");
+    assert!(
+        log.contains("secret release granted") && log.contains(&f.client.mr_enclave),
+        "{log}"
+    );
     assert!(log.contains("simulated=true"), "{log}");
     for (_, value) in &secrets {
         let b64_free = String::from_utf8_lossy(value).trim().to_string();
@@ -47,11 +59,21 @@ fn every_sample_secret_arrives_with_exact_bytes() {
 fn unknown_secret_is_not_found() {
     let f = Fixture::new();
     let server = Server::start(&f.server_args());
-    let o = get_secret(&f.client_args(&server), &["no_such_secret", "-o", &s(&f.path("x"))]);
+    let o = get_secret(
+        &f.client_args(&server),
+        &["no_such_secret", "-o", &s(&f.path("x"))],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("\"no_such_secret\" not found"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("\"no_such_secret\" not found"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!f.path("x").exists());
-    assert!(server.wait_log("secret \\\"no_such_secret\\\" not found") || server.log().contains("no_such_secret"));
+    assert!(
+        server.wait_log("secret \\\"no_such_secret\\\" not found")
+            || server.log().contains("no_such_secret")
+    );
 }
 
 /// A client identity that differs from the server's dynamic_config in one field is refused: exit 1, the
@@ -61,8 +83,16 @@ fn mismatching_client_identity_is_refused_with_reason() {
     let f = Fixture::new();
     let server = Server::start(&f.server_args());
     let cases = [
-        ("mr_enclave", super_id(&f, |id| id.mr_enclave = "ee".repeat(32)), "mr_enclave expected"),
-        ("isv_svn", super_id(&f, |id| id.isv_svn = 87), "isv_svn 87 < required 88"),
+        (
+            "mr_enclave",
+            super_id(&f, |id| id.mr_enclave = "ee".repeat(32)),
+            "mr_enclave expected",
+        ),
+        (
+            "isv_svn",
+            super_id(&f, |id| id.isv_svn = 87),
+            "isv_svn 87 < required 88",
+        ),
         ("debug", super_id(&f, |id| id.debug = true), "debug"),
     ];
     for (what, id, reason) in cases {
@@ -73,8 +103,15 @@ fn mismatching_client_identity_is_refused_with_reason() {
         let o = get_secret(&args, &["cert", "-o", &s(&f.path("x"))]);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "{what}: {err}");
-        assert!(err.contains("server refused this client") && err.contains(reason), "{what}: {err}");
-        assert!(server.wait_log(reason), "{what}: server log lacks {reason:?}:\n{}", server.log());
+        assert!(
+            err.contains("server refused this client") && err.contains(reason),
+            "{what}: {err}"
+        );
+        assert!(
+            server.wait_log(reason),
+            "{what}: server log lacks {reason:?}:\n{}",
+            server.log()
+        );
         assert!(!f.path("x").exists());
     }
     assert!(server.log().contains("client attestation rejected"));
@@ -100,7 +137,10 @@ fn server_identity_not_matching_ra_config_is_refused_by_client() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("server attestation rejected"), "{err}");
-    assert!(err.contains(&format!("mr_enclave expected {}", "ab".repeat(32))), "{err}");
+    assert!(
+        err.contains(&format!("mr_enclave expected {}", "ab".repeat(32))),
+        "{err}"
+    );
     assert!(err.contains(&f.server.mr_enclave), "{err}");
 }
 
@@ -126,13 +166,20 @@ fn simulated_evidence_refused_without_sim_root() {
     let args: Vec<String> = {
         let a = f.server_args();
         let pos = a.iter().position(|x| x == "--sim-root").unwrap();
-        a.iter().enumerate().filter(|(i, _)| *i != pos && *i != pos + 1).map(|(_, v)| v.clone()).collect()
+        a.iter()
+            .enumerate()
+            .filter(|(i, _)| *i != pos && *i != pos + 1)
+            .map(|(_, v)| v.clone())
+            .collect()
     };
     let server = Server::start(&args);
     let o = get_secret(&f.client_args(&server), &["cert", "-o", &s(&f.path("x"))]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("server refused this client") && err.contains("untrusted root"), "{err}");
+    assert!(
+        err.contains("server refused this client") && err.contains("untrusted root"),
+        "{err}"
+    );
     assert!(server.wait_log("untrusted root"), "{}", server.log());
 }
 
@@ -157,7 +204,11 @@ fn measured_server_identity_matches_initra_measure() {
     expected.mr_enclave = measured["mr_enclave"].as_str().unwrap().to_string();
     expected.isv_svn = 0;
     expected.isv_prod_id = 0;
-    assert!(server.log().contains(&expected.mr_enclave), "{}", server.log());
+    assert!(
+        server.log().contains(&expected.mr_enclave),
+        "{}",
+        server.log()
+    );
     let ra = f.write("ra_measured.json", &expected.occlum_config());
     let mut cargs = f.client_args(&server);
     let pos = cargs.iter().position(|a| a == "--ra-config").unwrap();
@@ -187,8 +238,16 @@ fn sighup_reloads_secrets_and_keeps_old_state_on_error() {
     std::fs::write(&secrets, r#"{"a":"c2Vjb25kCg==","bad":"%%%"}"#).unwrap();
     server.signal("HUP");
     assert!(server.wait_log("reload failed"), "{}", server.log());
-    assert!(server.log().contains("\\\"bad\\\"") || server.log().contains("\"bad\""), "{}", server.log());
-    assert_eq!(fetch("b").stdout, b"b", "old state kept after a failed reload");
+    assert!(
+        server.log().contains("\\\"bad\\\"") || server.log().contains("\"bad\""),
+        "{}",
+        server.log()
+    );
+    assert_eq!(
+        fetch("b").stdout,
+        b"b",
+        "old state kept after a failed reload"
+    );
 }
 
 #[test]
@@ -221,9 +280,16 @@ fn per_secret_policy_restricts_secrets() {
     let denied = get_secret(&f.client_args(&server), &["key", "-o", "-"]);
     let err = stderr(&denied);
     assert_eq!(denied.status.code(), Some(1), "{err}");
-    assert!(err.contains("\"key\"") && err.contains("isv_svn 88 < required 200"), "{err}");
+    assert!(
+        err.contains("\"key\"") && err.contains("isv_svn 88 < required 200"),
+        "{err}"
+    );
     assert!(denied.stdout.is_empty());
-    assert!(server.wait_log("isv_svn 88 < required 200"), "{}", server.log());
+    assert!(
+        server.wait_log("isv_svn 88 < required 200"),
+        "{}",
+        server.log()
+    );
 }
 
 #[test]
@@ -231,32 +297,63 @@ fn unreachable_server_is_an_error_after_retries() {
     let f = Fixture::new();
     // Nothing listens on port 1: a connection failure, retried until the deadline, exit 2.
     let mut args = vec!["--server".to_string(), "127.0.0.1:1".into()];
-    args.extend(["--ra-config".into(), s(&f.path("ra_config.json")), "--sim".into(), s(&f.sim)]);
-    args.extend(["--identity".into(), s(&f.path("client_id.json")), "--timeout".into(), "1s".into()]);
+    args.extend([
+        "--ra-config".into(),
+        s(&f.path("ra_config.json")),
+        "--sim".into(),
+        s(&f.sim),
+    ]);
+    args.extend([
+        "--identity".into(),
+        s(&f.path("client_id.json")),
+        "--timeout".into(),
+        "1s".into(),
+    ]);
     let o = get_secret(&args, &["cert", "-o", "-"]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("unreachable") && err.contains("127.0.0.1:1"), "{err}");
+    assert!(
+        err.contains("unreachable") && err.contains("127.0.0.1:1"),
+        "{err}"
+    );
 }
 
 /// A stock gRPC client (Python grpcio) calls GetSecret and the health service over TLS, presenting an
 /// initra RA-TLS client certificate; the server uses a conventional certificate made by openssl.
 #[test]
 fn python_grpcio_client() {
-    let py_ok = Command::new("python3").args(["-c", "import grpc"]).output().is_ok_and(|o| o.status.success());
+    let py_ok = Command::new("python3")
+        .args(["-c", "import grpc"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !py_ok {
-        eprintln!("SKIPPED python_grpcio_client: python3 with grpcio not available (pip install grpcio)");
+        eprintln!(
+            "SKIPPED python_grpcio_client: python3 with grpcio not available (pip install grpcio)"
+        );
         return;
     }
-    if !Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success()) {
+    if !Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
         eprintln!("SKIPPED python_grpcio_client: openssl not available");
         return;
     }
     let f = Fixture::new();
     let d = f.dir.path();
     let sh = |cmd: &str| {
-        let o = Command::new("sh").arg("-c").arg(cmd).current_dir(d).output().unwrap();
-        assert!(o.status.success(), "{cmd}: {}", String::from_utf8_lossy(&o.stderr));
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     };
     sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
         -days 2 -subj /CN=test-ca -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign");
@@ -281,24 +378,55 @@ fn python_grpcio_client() {
     ];
     let server = Server::start(&args);
     // The initra client against the PKI server (pinned CA), exporting its RA-TLS identity for Python.
-    let mut cargs = vec!["--server".to_string(), server.addr.clone(), "--ca".into(), s(&d.join("ca.pem"))];
-    cargs.extend(["--sim".into(), s(&f.sim), "--identity".into(), s(&f.path("client_id.json"))]);
-    cargs.extend(["--export-cert".into(), s(&d.join("client.der")), "--export-key".into(), s(&d.join("client.key.der"))]);
+    let mut cargs = vec![
+        "--server".to_string(),
+        server.addr.clone(),
+        "--ca".into(),
+        s(&d.join("ca.pem")),
+    ];
+    cargs.extend([
+        "--sim".into(),
+        s(&f.sim),
+        "--identity".into(),
+        s(&f.path("client_id.json")),
+    ]);
+    cargs.extend([
+        "--export-cert".into(),
+        s(&d.join("client.der")),
+        "--export-key".into(),
+        s(&d.join("client.key.der")),
+    ]);
     let o = get_secret(&cargs, &["cert", "-o", "-"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(o.stdout, b"test sample certificates\n");
 
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/python/test_grpcio.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/python/test_grpcio.py"
+    );
     let port = server.addr.rsplit(':').next().unwrap();
     let o = Command::new("python3")
         .arg(script)
         .args(["--target", &format!("localhost:{port}")])
         .args(["--ca", &s(&d.join("ca.pem"))])
-        .args(["--cert-der", &s(&d.join("client.der")), "--key-der", &s(&d.join("client.key.der"))])
+        .args([
+            "--cert-der",
+            &s(&d.join("client.der")),
+            "--key-der",
+            &s(&d.join("client.key.der")),
+        ])
         .args(["--secrets", SAMPLE_SECRETS])
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "python: {out}\n{}\nserver:\n{}", String::from_utf8_lossy(&o.stderr), server.log());
-    assert!(out.contains("OK GetSecret cert") && out.contains("OK health SERVING"), "{out}");
+    assert!(
+        o.status.success(),
+        "python: {out}\n{}\nserver:\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        server.log()
+    );
+    assert!(
+        out.contains("OK GetSecret cert") && out.contains("OK health SERVING"),
+        "{out}"
+    );
 }

@@ -35,14 +35,19 @@ impl ClientIdentity {
 
 impl Clone for ClientIdentity {
     fn clone(&self) -> Self {
-        Self { chain: self.chain.clone(), key: self.key.clone_key() }
+        Self {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
     }
 }
 
 impl std::fmt::Debug for ClientIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the key.
-        f.debug_struct("ClientIdentity").field("certificates", &self.chain.len()).finish_non_exhaustive()
+        f.debug_struct("ClientIdentity")
+            .field("certificates", &self.chain.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -63,8 +68,10 @@ pub enum ServerTrust {
 impl ServerTrust {
     /// [`ServerTrust::PinnedCa`] from a file: PEM (every `CERTIFICATE` block) or one DER certificate.
     pub fn pinned_ca_file(path: &Path) -> Result<Self, Error> {
-        let bytes = std::fs::read(path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-        let certs = if bytes.starts_with(b"-----") || bytes.trim_ascii_start().starts_with(b"-----") {
+        let bytes =
+            std::fs::read(path).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let certs = if bytes.starts_with(b"-----") || bytes.trim_ascii_start().starts_with(b"-----")
+        {
             CertificateDer::pem_slice_iter(&bytes)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| Error::Config(format!("{}: PEM: {e}", path.display())))?
@@ -72,7 +79,10 @@ impl ServerTrust {
             vec![CertificateDer::from(bytes)]
         };
         if certs.is_empty() {
-            return Err(Error::Config(format!("{}: expected a CA certificate, found none", path.display())));
+            return Err(Error::Config(format!(
+                "{}: expected a CA certificate, found none",
+                path.display()
+            )));
         }
         Ok(Self::PinnedCa(certs))
     }
@@ -107,7 +117,11 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     /// A configuration with default timing: 5 s per connection attempt, 30 s overall, default retries.
-    pub fn new(server: impl Into<String>, identity: ClientIdentity, server_trust: ServerTrust) -> Self {
+    pub fn new(
+        server: impl Into<String>,
+        identity: ClientIdentity,
+        server_trust: ServerTrust,
+    ) -> Self {
         Self {
             server: server.into(),
             identity,

@@ -2,8 +2,8 @@
 //! stream. Failures are classified: connection trouble is retried, verdicts are not.
 
 use std::error::Error as StdError;
-use std::sync::{Arc, Mutex};
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -41,7 +41,9 @@ pub(crate) fn tls_config(config: &ClientConfig) -> Result<Arc<rustls::ClientConf
         ServerTrust::PinnedCa(cas) => {
             let mut roots = rustls::RootCertStore::empty();
             for ca in cas {
-                roots.add(ca.clone()).map_err(|e| Error::Config(format!("pinned CA certificate: {e}")))?;
+                roots
+                    .add(ca.clone())
+                    .map_err(|e| Error::Config(format!("pinned CA certificate: {e}")))?;
             }
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
                 .build()
@@ -54,7 +56,10 @@ pub(crate) fn tls_config(config: &ClientConfig) -> Result<Arc<rustls::ClientConf
         .map_err(|e| Error::Config(format!("TLS versions: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
-        .with_client_auth_cert(config.identity.chain.clone(), config.identity.key.clone_key())
+        .with_client_auth_cert(
+            config.identity.chain.clone(),
+            config.identity.key.clone_key(),
+        )
         .map_err(|e| Error::Config(format!("client certificate / key: {e}")))?;
     tls.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Arc::new(tls))
@@ -63,14 +68,16 @@ pub(crate) fn tls_config(config: &ClientConfig) -> Result<Arc<rustls::ClientConf
 /// The TLS server name for `host:port` (an IP address or a DNS name).
 pub(crate) fn server_name(server: &str) -> Result<ServerName<'static>, Error> {
     let host = split_host(server)?;
-    ServerName::try_from(host.to_owned()).map_err(|e| Error::Config(format!("server {server:?}: host: {e}")))
+    ServerName::try_from(host.to_owned())
+        .map_err(|e| Error::Config(format!("server {server:?}: host: {e}")))
 }
 
 fn split_host(server: &str) -> Result<&str, Error> {
     let (host, port) = server
         .rsplit_once(':')
         .ok_or_else(|| Error::Config(format!("server {server:?}: expected HOST:PORT")))?;
-    port.parse::<u16>().map_err(|_| Error::Config(format!("server {server:?}: port {port:?} is not a number")))?;
+    port.parse::<u16>()
+        .map_err(|_| Error::Config(format!("server {server:?}: port {port:?} is not a number")))?;
     Ok(host.trim_start_matches('[').trim_end_matches(']'))
 }
 
@@ -93,7 +100,9 @@ pub(crate) async fn connect_once(
     fatal: &FatalSlot,
 ) -> Result<Channel, Failure> {
     let handshake = async {
-        let tcp = TcpStream::connect(server).await.map_err(|e| Failure::Retry(format!("connect: {e}")))?;
+        let tcp = TcpStream::connect(server)
+            .await
+            .map_err(|e| Failure::Retry(format!("connect: {e}")))?;
         let _ = tcp.set_nodelay(true);
         tokio_rustls::TlsConnector::from(Arc::clone(tls))
             .connect(name.clone(), tcp)
@@ -102,8 +111,17 @@ pub(crate) async fn connect_once(
     };
     let stream = tokio::time::timeout(timeout, handshake)
         .await
-        .map_err(|_| Failure::Retry(format!("connect + TLS handshake timed out after {timeout:?}")))??;
-    channel_over(Recording { inner: stream, fatal: Arc::clone(fatal) }).await.map_err(|f| match take_fatal(fatal) {
+        .map_err(|_| {
+            Failure::Retry(format!(
+                "connect + TLS handshake timed out after {timeout:?}"
+            ))
+        })??;
+    channel_over(Recording {
+        inner: stream,
+        fatal: Arc::clone(fatal),
+    })
+    .await
+    .map_err(|f| match take_fatal(fatal) {
         Some(e) => Failure::Fatal(e),
         None => f,
     })
@@ -129,14 +147,22 @@ impl Recording {
 }
 
 impl AsyncRead for Recording {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         self.note(r)
     }
 }
 
 impl AsyncWrite for Recording {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
         self.note(r)
     }
@@ -159,7 +185,10 @@ async fn channel_over(stream: Recording) -> Result<Channel, Failure> {
         let taken = slot.lock().map(|mut s| s.take()).unwrap_or(None);
         async move {
             taken.map(TokioIo::new).ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "attested connection closed")
+                std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "attested connection closed",
+                )
             })
         }
     });
@@ -171,8 +200,13 @@ async fn channel_over(stream: Recording) -> Result<Channel, Failure> {
 
 /// Classifies an I/O error from the TLS layer.
 pub(crate) fn classify_io(err: &std::io::Error, stage: &str) -> Failure {
-    match err.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-        Some(tls) => classify_rustls(tls, stage).unwrap_or_else(|| Failure::Retry(format!("{stage}: {err}"))),
+    match err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(tls) => {
+            classify_rustls(tls, stage).unwrap_or_else(|| Failure::Retry(format!("{stage}: {err}")))
+        }
         None => Failure::Retry(format!("{stage}: {err}")),
     }
 }
@@ -187,7 +221,10 @@ pub(crate) fn classify(err: &(dyn StdError + 'static), stage: &str) -> Failure {
             }
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if let Some(tls) = io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+            if let Some(tls) = io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
                 if let Some(f) = classify_rustls(tls, stage) {
                     return f;
                 }
@@ -208,7 +245,9 @@ fn classify_rustls(tls: &rustls::Error, stage: &str) -> Option<Failure> {
                 None => certificate_reason(reason),
             },
         })),
-        rustls::Error::General(reason) => Some(Failure::Fatal(Error::ServerRejected { reason: reason.clone() })),
+        rustls::Error::General(reason) => Some(Failure::Fatal(Error::ServerRejected {
+            reason: reason.clone(),
+        })),
         // The server refused our certificate during the handshake.
         rustls::Error::AlertReceived(
             alert @ (A::BadCertificate
@@ -221,7 +260,9 @@ fn classify_rustls(tls: &rustls::Error, stage: &str) -> Option<Failure> {
             | A::CertificateRequired
             | A::DecryptError),
         ) => Some(Failure::Fatal(Error::ClientRejected {
-            reason: format!("the server refused our certificate during the TLS handshake (alert {alert:?})"),
+            reason: format!(
+                "the server refused our certificate during the TLS handshake (alert {alert:?})"
+            ),
         })),
         rustls::Error::AlertReceived(_) => None,
         other => Some(Failure::Fatal(Error::Protocol(format!("{stage}: {other}")))),
@@ -256,31 +297,54 @@ mod tests {
 
     #[test]
     fn server_names() {
-        assert!(matches!(server_name("127.0.0.1:50051").unwrap(), ServerName::IpAddress(_)));
-        assert!(matches!(server_name("[::1]:50051").unwrap(), ServerName::IpAddress(_)));
-        assert!(matches!(server_name("kms.example:443").unwrap(), ServerName::DnsName(_)));
-        assert!(server_name("nohost").unwrap_err().to_string().contains("HOST:PORT"));
-        assert!(server_name("h:http").unwrap_err().to_string().contains("not a number"));
+        assert!(matches!(
+            server_name("127.0.0.1:50051").unwrap(),
+            ServerName::IpAddress(_)
+        ));
+        assert!(matches!(
+            server_name("[::1]:50051").unwrap(),
+            ServerName::IpAddress(_)
+        ));
+        assert!(matches!(
+            server_name("kms.example:443").unwrap(),
+            ServerName::DnsName(_)
+        ));
+        assert!(server_name("nohost")
+            .unwrap_err()
+            .to_string()
+            .contains("HOST:PORT"));
+        assert!(server_name("h:http")
+            .unwrap_err()
+            .to_string()
+            .contains("not a number"));
     }
 
     #[test]
     fn classification() {
         let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        assert!(matches!(classify_io(&refused, "connect"), Failure::Retry(_)));
+        assert!(matches!(
+            classify_io(&refused, "connect"),
+            Failure::Retry(_)
+        ));
         let bad = std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(Arc::new(
-                std::io::Error::other("mr_enclave: expected aa, got bb"),
-            )))),
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(
+                Arc::new(std::io::Error::other("mr_enclave: expected aa, got bb")),
+            ))),
         );
         match classify_io(&bad, "TLS handshake") {
-            Failure::Fatal(Error::ServerRejected { reason }) => assert_eq!(reason, "mr_enclave: expected aa, got bb"),
+            Failure::Fatal(Error::ServerRejected { reason }) => {
+                assert_eq!(reason, "mr_enclave: expected aa, got bb")
+            }
             f => panic!("{f:?}"),
         }
         let alert = std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             rustls::Error::AlertReceived(rustls::AlertDescription::BadCertificate),
         );
-        assert!(matches!(classify(&alert, "rpc"), Failure::Fatal(Error::ClientRejected { .. })));
+        assert!(matches!(
+            classify(&alert, "rpc"),
+            Failure::Fatal(Error::ClientRejected { .. })
+        ));
     }
 }

@@ -17,12 +17,20 @@ pub fn unbound_identity(attester: &dyn Attester) -> Result<ClientIdentity, Error
     let genuine = RaTlsIdentity::generate(attester, &CertOptions::default())
         .map_err(|e| Error::Config(format!("RA-TLS identity: {e}")))?;
     let gen_err = |e: rcgen::Error| Error::Config(format!("unbound certificate: {e}"));
-    let other_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(gen_err)?;
+    let other_key =
+        rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(gen_err)?;
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(gen_err)?;
-    params.distinguished_name.push(rcgen::DnType::CommonName, "initra unbound test");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "initra unbound test");
     params.not_before = rcgen::date_time_ymd(2020, 1, 1);
     params.not_after = rcgen::date_time_ymd(2099, 1, 1);
-    params.custom_extensions.push(rcgen::CustomExtension::from_oid_content(&OCCLUM_OID, genuine.quote().to_vec()));
+    params
+        .custom_extensions
+        .push(rcgen::CustomExtension::from_oid_content(
+            &OCCLUM_OID,
+            genuine.quote().to_vec(),
+        ));
     let cert = params.self_signed(&other_key).map_err(gen_err)?;
     Ok(ClientIdentity::from_chain(
         vec![CertificateDer::from(cert.der().to_vec())],

@@ -43,6 +43,9 @@ pub enum Error {
 impl Error {
     /// True for outcomes decided by policy (either side refused the other), as opposed to failures.
     pub fn is_rejection(&self) -> bool {
-        matches!(self, Self::ServerRejected { .. } | Self::ClientRejected { .. })
+        matches!(
+            self,
+            Self::ServerRejected { .. } | Self::ClientRejected { .. }
+        )
     }
 }

@@ -56,7 +56,14 @@ impl SecretClient {
     pub async fn connect(config: ClientConfig) -> Result<Self, Error> {
         let tls = connect::tls_config(&config)?;
         let name = connect::server_name(&config.server)?;
-        let mut client = Self { config, tls, name, channel: None, fatal: FatalSlot::default(), occlum_only: false };
+        let mut client = Self {
+            config,
+            tls,
+            name,
+            channel: None,
+            fatal: FatalSlot::default(),
+            occlum_only: false,
+        };
         let mut schedule = Schedule::new(client.config.retry.clone(), client.config.deadline);
         let mut last = String::new();
         while schedule.start_attempt() {
@@ -130,14 +137,19 @@ impl SecretClient {
     pub async fn who_am_i(&mut self) -> Result<pb::WhoAmIResponse, Error> {
         let schedule = Schedule::new(RetryPolicy::none(), self.config.deadline);
         self.open(&schedule).await.map_err(into_error)?;
-        let channel = self.channel.clone().ok_or_else(|| Error::Protocol("no connection".into()))?;
+        let channel = self
+            .channel
+            .clone()
+            .ok_or_else(|| Error::Protocol("no connection".into()))?;
         let mut req = tonic::Request::new(pb::WhoAmIRequest {});
         req.set_timeout(schedule.remaining());
         pb::secrets_client::SecretsClient::new(channel)
             .who_am_i(req)
             .await
             .map(tonic::Response::into_inner)
-            .map_err(|s| take_fatal(&self.fatal).unwrap_or_else(|| into_error(status_failure(&s, None))))
+            .map_err(|s| {
+                take_fatal(&self.fatal).unwrap_or_else(|| into_error(status_failure(&s, None)))
+            })
     }
 
     async fn open(&mut self, schedule: &Schedule) -> Result<(), Failure> {
@@ -146,12 +158,24 @@ impl SecretClient {
         }
         let timeout = self.config.connect_timeout.min(schedule.remaining());
         self.fatal = FatalSlot::default();
-        self.channel = Some(connect_once(&self.config.server, &self.name, &self.tls, timeout, &self.fatal).await?);
+        self.channel = Some(
+            connect_once(
+                &self.config.server,
+                &self.name,
+                &self.tls,
+                timeout,
+                &self.fatal,
+            )
+            .await?,
+        );
         Ok(())
     }
 
     async fn fetch(&mut self, names: &[&str], remaining: Duration) -> Result<Secrets, Failure> {
-        let channel = self.channel.clone().ok_or_else(|| Failure::Retry("no connection".into()))?;
+        let channel = self
+            .channel
+            .clone()
+            .ok_or_else(|| Failure::Retry("no connection".into()))?;
         if !self.occlum_only {
             let mut req = tonic::Request::new(pb::GetSecretsRequest {
                 names: names.iter().map(|n| (*n).to_owned()).collect(),
@@ -159,10 +183,16 @@ impl SecretClient {
             req.set_timeout(remaining);
             let mut secrets = pb::secrets_client::SecretsClient::new(channel.clone());
             match tokio::time::timeout(remaining, secrets.get_secrets(req)).await {
-                Err(_) => return Err(Failure::Retry(format!("GetSecrets timed out after {remaining:?}"))),
+                Err(_) => {
+                    return Err(Failure::Retry(format!(
+                        "GetSecrets timed out after {remaining:?}"
+                    )))
+                }
                 Ok(Ok(resp)) => return check_order(names, resp.into_inner()),
                 Ok(Err(status)) if status.code() == Code::Unimplemented => {
-                    tracing::debug!("server does not implement initra.v1.Secrets; using ratls.GrSecret");
+                    tracing::debug!(
+                        "server does not implement initra.v1.Secrets; using ratls.GrSecret"
+                    );
                     self.occlum_only = true;
                 }
                 Ok(Err(status)) => return Err(status_failure(&status, single(names))),
@@ -171,13 +201,21 @@ impl SecretClient {
         let mut client = GrSecretClient::new(channel);
         let mut out = Vec::with_capacity(names.len());
         for name in names {
-            let mut req = tonic::Request::new(SecretRequest { name: (*name).to_owned() });
+            let mut req = tonic::Request::new(SecretRequest {
+                name: (*name).to_owned(),
+            });
             req.set_timeout(remaining);
             let reply = match tokio::time::timeout(remaining, client.get_secret(req)).await {
-                Err(_) => return Err(Failure::Retry(format!("GetSecret timed out after {remaining:?}"))),
+                Err(_) => {
+                    return Err(Failure::Retry(format!(
+                        "GetSecret timed out after {remaining:?}"
+                    )))
+                }
                 // Occlum's server answers an unknown name with CANCELLED.
                 Ok(Err(status)) if status.code() == Code::Cancelled => {
-                    return Err(Failure::Fatal(Error::NotFound { name: (*name).to_owned() }))
+                    return Err(Failure::Fatal(Error::NotFound {
+                        name: (*name).to_owned(),
+                    }))
                 }
                 Ok(Err(status)) => return Err(status_failure(&status, Some(name))),
                 Ok(Ok(resp)) => resp.into_inner(),
@@ -193,14 +231,21 @@ impl SecretClient {
         Error::Unreachable {
             addr: self.config.server.clone(),
             attempts: schedule.attempts,
-            last: if last.is_empty() { "deadline passed before the first attempt".into() } else { last },
+            last: if last.is_empty() {
+                "deadline passed before the first attempt".into()
+            } else {
+                last
+            },
         }
     }
 }
 
 /// Connects, fetches `names` and closes: the whole Init-RA exchange in one call.
 pub async fn fetch_secrets(config: ClientConfig, names: &[&str]) -> Result<Secrets, Error> {
-    SecretClient::connect(config).await?.get_secrets(names).await
+    SecretClient::connect(config)
+        .await?
+        .get_secrets(names)
+        .await
 }
 
 fn single<'a>(names: &[&'a str]) -> Option<&'a str> {
@@ -220,20 +265,32 @@ fn into_error(f: Failure) -> Error {
 /// Maps a gRPC status to an outcome.
 fn status_failure(status: &Status, name: Option<&str>) -> Failure {
     match status.code() {
-        Code::PermissionDenied | Code::Unauthenticated => {
-            Failure::Fatal(Error::ClientRejected { reason: status.message().to_owned() })
-        }
-        Code::NotFound => Failure::Fatal(Error::NotFound {
-            name: name.map(str::to_owned).or_else(|| quoted_name(status.message())).unwrap_or_else(|| status.message().to_owned()),
+        Code::PermissionDenied | Code::Unauthenticated => Failure::Fatal(Error::ClientRejected {
+            reason: status.message().to_owned(),
         }),
-        Code::Unavailable | Code::Unknown | Code::DeadlineExceeded | Code::Aborted | Code::Cancelled => {
+        Code::NotFound => Failure::Fatal(Error::NotFound {
+            name: name
+                .map(str::to_owned)
+                .or_else(|| quoted_name(status.message()))
+                .unwrap_or_else(|| status.message().to_owned()),
+        }),
+        Code::Unavailable
+        | Code::Unknown
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::Cancelled => {
             // A TLS alert inside the transport error means the server refused our certificate.
             match classify(status, "RPC") {
-                Failure::Retry(_) => Failure::Retry(format!("{:?}: {}", status.code(), status.message())),
+                Failure::Retry(_) => {
+                    Failure::Retry(format!("{:?}: {}", status.code(), status.message()))
+                }
                 fatal => fatal,
             }
         }
-        code => Failure::Fatal(Error::Protocol(format!("server answered {code:?}: {}", status.message()))),
+        code => Failure::Fatal(Error::Protocol(format!(
+            "server answered {code:?}: {}",
+            status.message()
+        ))),
     }
 }
 
@@ -274,20 +331,43 @@ mod tests {
 
     #[test]
     fn status_mapping() {
-        let f = status_failure(&Status::permission_denied("client attestation rejected: isv_svn: 0 < required 88"), None);
-        assert!(matches!(f, Failure::Fatal(Error::ClientRejected { ref reason }) if reason.contains("isv_svn")));
+        let f = status_failure(
+            &Status::permission_denied("client attestation rejected: isv_svn: 0 < required 88"),
+            None,
+        );
+        assert!(
+            matches!(f, Failure::Fatal(Error::ClientRejected { ref reason }) if reason.contains("isv_svn"))
+        );
         let f = status_failure(&Status::not_found("secret \"a\\\"b\" not found"), None);
-        assert!(matches!(f, Failure::Fatal(Error::NotFound { ref name }) if name == "a\"b"), "{f:?}");
+        assert!(
+            matches!(f, Failure::Fatal(Error::NotFound { ref name }) if name == "a\"b"),
+            "{f:?}"
+        );
         let f = status_failure(&Status::not_found("whatever"), Some("k"));
         assert!(matches!(f, Failure::Fatal(Error::NotFound { ref name }) if name == "k"));
-        assert!(matches!(status_failure(&Status::unavailable("reset"), None), Failure::Retry(_)));
-        assert!(matches!(status_failure(&Status::internal("x"), None), Failure::Fatal(Error::Protocol(_))));
+        assert!(matches!(
+            status_failure(&Status::unavailable("reset"), None),
+            Failure::Retry(_)
+        ));
+        assert!(matches!(
+            status_failure(&Status::internal("x"), None),
+            Failure::Fatal(Error::Protocol(_))
+        ));
     }
 
     #[test]
     fn response_order_is_checked() {
         let resp = pb::GetSecretsResponse {
-            secrets: vec![pb::Secret { name: "b".into(), value: vec![1] }, pb::Secret { name: "a".into(), value: vec![] }],
+            secrets: vec![
+                pb::Secret {
+                    name: "b".into(),
+                    value: vec![1],
+                },
+                pb::Secret {
+                    name: "a".into(),
+                    value: vec![],
+                },
+            ],
         };
         assert!(check_order(&["a", "b"], resp.clone()).is_err());
         let ok = check_order(&["b", "a"], resp).unwrap();

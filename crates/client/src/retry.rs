@@ -15,21 +15,30 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { initial_backoff: Duration::from_millis(200), max_backoff: Duration::from_secs(5), max_attempts: 20 }
+        Self {
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            max_attempts: 20,
+        }
     }
 }
 
 impl RetryPolicy {
     /// No retry: one attempt.
     pub fn none() -> Self {
-        Self { max_attempts: 1, ..Self::default() }
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
     }
 
     /// The wait after failed attempt number `attempt` (1-based): `initial * 2^(attempt-1)`, capped at
     /// `max_backoff`, then scaled by a jitter factor in [0.5, 1.0] so many clients restarting together
     /// do not retry in lockstep.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.initial_backoff.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let exp = self
+            .initial_backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
         let capped = exp.min(self.max_backoff);
         capped.mul_f64(0.5 + 0.5 * jitter_unit())
     }
@@ -44,7 +53,11 @@ pub(crate) struct Schedule {
 
 impl Schedule {
     pub(crate) fn new(policy: RetryPolicy, overall: Duration) -> Self {
-        Self { policy, deadline: Instant::now() + overall, attempts: 0 }
+        Self {
+            policy,
+            deadline: Instant::now() + overall,
+            attempts: 0,
+        }
     }
 
     /// Time left before the deadline.
@@ -78,9 +91,13 @@ impl Schedule {
 
 /// A value in [0, 1) that differs between processes and calls; not cryptographic.
 fn jitter_unit() -> f64 {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     // Mix in the process id so clients started in the same instant differ.
-    let mixed = (u64::from(nanos) ^ (u64::from(std::process::id()) << 20)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mixed = (u64::from(nanos) ^ (u64::from(std::process::id()) << 20))
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (mixed >> 11) as f64 / (1u64 << 53) as f64
 }
 
@@ -97,17 +114,30 @@ mod tests {
         };
         for _ in 0..50 {
             let b1 = p.backoff(1);
-            assert!(b1 >= Duration::from_millis(50) && b1 <= Duration::from_millis(100), "{b1:?}");
+            assert!(
+                b1 >= Duration::from_millis(50) && b1 <= Duration::from_millis(100),
+                "{b1:?}"
+            );
             let b3 = p.backoff(3);
-            assert!(b3 >= Duration::from_millis(200) && b3 <= Duration::from_millis(400), "{b3:?}");
+            assert!(
+                b3 >= Duration::from_millis(200) && b3 <= Duration::from_millis(400),
+                "{b3:?}"
+            );
             let b30 = p.backoff(30);
-            assert!(b30 >= Duration::from_millis(500) && b30 <= Duration::from_millis(1000), "{b30:?}");
+            assert!(
+                b30 >= Duration::from_millis(500) && b30 <= Duration::from_millis(1000),
+                "{b30:?}"
+            );
         }
     }
 
     #[tokio::test]
     async fn schedule_stops_at_attempts_and_deadline() {
-        let p = RetryPolicy { initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(2), max_attempts: 3 };
+        let p = RetryPolicy {
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+            max_attempts: 3,
+        };
         let mut s = Schedule::new(p, Duration::from_secs(10));
         let mut n = 0;
         while s.start_attempt() {
@@ -118,7 +148,11 @@ mod tests {
         }
         assert_eq!(n, 3);
 
-        let p = RetryPolicy { initial_backoff: Duration::from_secs(5), max_backoff: Duration::from_secs(5), max_attempts: 100 };
+        let p = RetryPolicy {
+            initial_backoff: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(5),
+            max_attempts: 100,
+        };
         let mut s = Schedule::new(p, Duration::from_millis(100));
         assert!(s.start_attempt());
         assert!(!s.wait().await, "a wait past the deadline must not happen");

@@ -148,6 +148,23 @@ fixed_bytes!(
     SeamAttributes, 8, "seam_attributes"
 );
 
+fixed_bytes!(
+    /// SEV-SNP HOST_DATA: 32 bytes chosen by the host at launch (`docs/snp.md` §2).
+    HostData, 32, "host_data"
+);
+fixed_bytes!(
+    /// SEV-SNP CHIP_ID: 64 bytes identifying the processor (Turin: 8 significant bytes).
+    ChipId, 64, "chip_id"
+);
+fixed_bytes!(
+    /// SEV-SNP REPORT_ID / REPORT_ID_MA (32 bytes).
+    ReportId, 32, "report_id"
+);
+fixed_bytes!(
+    /// SEV-SNP FAMILY_ID / IMAGE_ID from the ID block (16 bytes).
+    GuestId16, 16, "family_id"
+);
+
 impl TdAttributes {
     /// The attributes as a number.
     pub fn as_u64(&self) -> u64 {

@@ -38,12 +38,30 @@ struct Run {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let runs = match args.as_slice() {
-        [n, total, ..] => vec![Run { n: n.parse()?, total: total.parse()? }],
-        _ => vec![Run { n: 1, total: 1_000 }, Run { n: 16, total: 5_000 }, Run { n: 64, total: 20_000 }],
+        [n, total, ..] => vec![Run {
+            n: n.parse()?,
+            total: total.parse()?,
+        }],
+        _ => vec![
+            Run { n: 1, total: 1_000 },
+            Run {
+                n: 16,
+                total: 5_000,
+            },
+            Run {
+                n: 64,
+                total: 20_000,
+            },
+        ],
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(bench(runs))
 }
 
@@ -68,11 +86,17 @@ async fn bench(runs: Vec<Run>) -> Result<(), Box<dyn std::error::Error>> {
     let server_id_path = write("server_id.json", &server_id.to_json())?;
     let dynamic = write("dynamic_config.json", &occlum_config(&client_id))?;
     let ra_config = write("ra_config.json", &occlum_config(&server_id))?;
-    let secrets = write("secrets.json", r#"{"cert":"dGVzdCBzYW1wbGUgY2VydGlmaWNhdGVzCg=="}"#)?;
+    let secrets = write(
+        "secrets.json",
+        r#"{"cert":"dGVzdCBzYW1wbGUgY2VydGlmaWNhdGVzCg=="}"#,
+    )?;
 
     let config = ServerConfig::builder("127.0.0.1:0", &secrets)
         .ra_config(&dynamic)
-        .identity(ServerIdentity::Sim { dir: sim_dir.clone(), identity: Some(server_id_path) })
+        .identity(ServerIdentity::Sim {
+            dir: sim_dir.clone(),
+            identity: Some(server_id_path),
+        })
         .collateral(platform.collateral_path())
         .root(platform.root_ca_path(), true)
         .build()?;
@@ -89,13 +113,16 @@ async fn bench(runs: Vec<Run>) -> Result<(), Box<dyn std::error::Error>> {
         Arc::new(StaticCollateral::from_files(&[platform.collateral_path()])?),
         Arc::new(Policy::from_occlum_config_file(&ra_config)?),
     );
-    let server_verifier = Arc::new(AttestedServerVerifier::new(initra_ratls::verifier::ServerTrust::Attested(
-        Arc::new(verifier),
-    ))?);
+    let server_verifier = Arc::new(AttestedServerVerifier::new(
+        initra_ratls::verifier::ServerTrust::Attested(Arc::new(verifier)),
+    )?);
     let attester = SimAttester::new(Arc::clone(&platform), client_id)?;
 
     println!("initra load benchmark: fresh TCP + mutual RA-TLS handshake + GetSecrets per request, loopback");
-    println!("{:>4} {:>8} {:>14} {:>10} {:>10} {:>7}", "N", "requests", "deliveries/s", "p50 ms", "p99 ms", "errors");
+    println!(
+        "{:>4} {:>8} {:>14} {:>10} {:>10} {:>7}",
+        "N", "requests", "deliveries/s", "p50 ms", "p99 ms", "errors"
+    );
     for run in runs {
         // Keys, quotes and certificates of the N clients, before the timed phase.
         let mut clients = Vec::with_capacity(run.n);
@@ -127,7 +154,11 @@ async fn bench(runs: Vec<Run>) -> Result<(), Box<dyn std::error::Error>> {
                         let t = Instant::now();
                         let mut session = base.fresh();
                         match session.get_secrets(&["cert"]).await {
-                            Ok(s) if s.first().is_some_and(|(_, v)| v.as_slice() == b"test sample certificates\n") => {
+                            Ok(s)
+                                if s.first().is_some_and(|(_, v)| {
+                                    v.as_slice() == b"test sample certificates\n"
+                                }) =>
+                            {
                                 lat.push(t.elapsed())
                             }
                             Ok(_) => errors += 1,
@@ -153,7 +184,9 @@ async fn bench(runs: Vec<Run>) -> Result<(), Box<dyn std::error::Error>> {
         let elapsed = start.elapsed();
         lat.sort();
         let pct = |p: f64| {
-            let i = ((lat.len() as f64 * p).ceil() as usize).saturating_sub(1).min(lat.len().saturating_sub(1));
+            let i = ((lat.len() as f64 * p).ceil() as usize)
+                .saturating_sub(1)
+                .min(lat.len().saturating_sub(1));
             lat.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
         };
         println!(

@@ -36,13 +36,21 @@ impl<C: Send + Sync + 'static> Connected for AttestedStream<C> {
 }
 
 impl<C> AsyncRead for AttestedStream<C> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl<C> AsyncWrite for AttestedStream<C> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
@@ -138,7 +146,12 @@ impl<G: Gate> Acceptor<G> {
                 return None;
             }
         };
-        let end_entity = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec());
+        let end_entity = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| c.to_vec());
         let verdict = match end_entity {
             None => PeerVerdict::invalid("no client certificate"),
             Some(der) => self.assess(der).await,
@@ -161,8 +174,15 @@ impl<G: Gate> Acceptor<G> {
                 )
             }
         }
-        let info = ConnInfo { remote_addr: Some(addr), verdict: Arc::new(verdict) };
-        Some(AttestedStream { inner: tls, info, _permit: permit })
+        let info = ConnInfo {
+            remote_addr: Some(addr),
+            verdict: Arc::new(verdict),
+        };
+        Some(AttestedStream {
+            inner: tls,
+            info,
+            _permit: permit,
+        })
     }
 
     /// Full verification of the client's certificate, at most one per core at a time.

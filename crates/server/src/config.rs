@@ -28,7 +28,9 @@ impl Default for Limits {
             max_concurrent_streams: 32,
             handshake_timeout: Duration::from_secs(10),
             max_connections: 1024,
-            verify_workers: std::thread::available_parallelism().map(usize::from).unwrap_or(2),
+            verify_workers: std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(2),
         }
     }
 }
@@ -147,7 +149,10 @@ impl ServerConfigBuilder {
 
     /// Adds a trust root.
     pub fn root(mut self, path: impl Into<PathBuf>, simulated: bool) -> Self {
-        self.roots.push(RootFile { path: path.into(), simulated });
+        self.roots.push(RootFile {
+            path: path.into(),
+            simulated,
+        });
         self
     }
 
@@ -171,10 +176,14 @@ impl ServerConfigBuilder {
             ));
         }
         let identity = self.identity.ok_or_else(|| {
-            Error::Config("server identity: expected --sim DIR or --tls-cert/--tls-key, got neither".into())
+            Error::Config(
+                "server identity: expected --sim DIR or --tls-cert/--tls-key, got neither".into(),
+            )
         })?;
         if self.limits.max_message_bytes == 0 || self.limits.max_concurrent_streams == 0 {
-            return Err(Error::Config("limits: message size and concurrent streams must be > 0".into()));
+            return Err(Error::Config(
+                "limits: message size and concurrent streams must be > 0".into(),
+            ));
         }
         Ok(ServerConfig {
             addr: self.addr,

@@ -46,14 +46,22 @@ impl Gate for VerifierGate {
     }
 
     fn secret_access(&self, name: &str, claims: &Claims) -> Result<(), String> {
-        self.verifier.policy().secret_access(name, claims).map_err(|denied| denied.reason)
+        self.verifier
+            .policy()
+            .secret_access(name, claims)
+            .map_err(|denied| denied.reason)
     }
 }
 
 /// The log / `WhoAmI` view of a verdict.
 pub(crate) fn identity_of(verdict: &Verdict) -> PeerIdentity {
     let (mr_enclave, mr_signer, isv_prod_id, isv_svn) = match &verdict.claims {
-        Claims::Sgx(c) => (c.mr_enclave.to_string(), c.mr_signer.to_string(), c.isv_prod_id, c.isv_svn),
+        Claims::Sgx(c) => (
+            c.mr_enclave.to_string(),
+            c.mr_signer.to_string(),
+            c.isv_prod_id,
+            c.isv_svn,
+        ),
         Claims::Tdx(c) => (c.mr_td.to_string(), String::new(), 0, 0),
     };
     PeerIdentity {

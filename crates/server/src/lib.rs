@@ -26,8 +26,8 @@ mod state;
 pub use config::{Limits, RootFile, ServerConfig, ServerConfigBuilder, ServerIdentity};
 pub use error::Error;
 pub use gate::VerifierGate;
-pub use setup::{build_verifier, load_state, run, shutdown_signal, BoundServer};
 pub use service::MAX_NAMES_PER_CALL;
+pub use setup::{build_verifier, load_state, run, shutdown_signal, BoundServer};
 pub use state::State;
 
 #[cfg(test)]

@@ -36,7 +36,13 @@ impl fmt::Display for PeerIdentity {
         write!(
             f,
             "tee={} mr_enclave={} mr_signer={} isv_prod_id={} isv_svn={} debug={} simulated={}",
-            self.tee, self.mr_enclave, self.mr_signer, self.isv_prod_id, self.isv_svn, self.debug, self.simulated
+            self.tee,
+            self.mr_enclave,
+            self.mr_signer,
+            self.isv_prod_id,
+            self.isv_svn,
+            self.debug,
+            self.simulated
         )
     }
 }
@@ -55,17 +61,29 @@ pub struct PeerVerdict<C> {
 impl<C> PeerVerdict<C> {
     /// An accepted peer.
     pub fn accepted(identity: PeerIdentity, claims: C) -> Self {
-        Self { identity: Some(identity), claims: Some(claims), rejection: None }
+        Self {
+            identity: Some(identity),
+            claims: Some(claims),
+            rejection: None,
+        }
     }
 
     /// A peer whose evidence verified but that the verify config / policy rejects.
     pub fn rejected(identity: PeerIdentity, claims: C, reason: impl Into<String>) -> Self {
-        Self { identity: Some(identity), claims: Some(claims), rejection: Some(reason.into()) }
+        Self {
+            identity: Some(identity),
+            claims: Some(claims),
+            rejection: Some(reason.into()),
+        }
     }
 
     /// A peer whose evidence could not be verified at all (no identity).
     pub fn invalid(reason: impl Into<String>) -> Self {
-        Self { identity: None, claims: None, rejection: Some(reason.into()) }
+        Self {
+            identity: None,
+            claims: None,
+            rejection: Some(reason.into()),
+        }
     }
 
     /// The accepted claims, or the rejection reason.
@@ -103,6 +121,9 @@ pub struct ConnInfo<C> {
 // A derived Clone would require `C: Clone`; only the Arc is cloned.
 impl<C> Clone for ConnInfo<C> {
     fn clone(&self) -> Self {
-        Self { remote_addr: self.remote_addr, verdict: Arc::clone(&self.verdict) }
+        Self {
+            remote_addr: self.remote_addr,
+            verdict: Arc::clone(&self.verdict),
+        }
     }
 }

@@ -56,7 +56,10 @@ impl SecretStore {
             return Err(Error::InvalidFile {
                 path: path.to_path_buf(),
                 what: "secret_config.json",
-                reason: format!("size: {} bytes > maximum {MAX_SECRETS_FILE_BYTES}", meta.len()),
+                reason: format!(
+                    "size: {} bytes > maximum {MAX_SECRETS_FILE_BYTES}",
+                    meta.len()
+                ),
             });
         }
         let text = Zeroizing::new(std::fs::read(path).map_err(|e| Error::io(path, e))?);
@@ -77,13 +80,22 @@ impl SecretStore {
             let b64 = match value {
                 serde_json::Value::String(b64) => Zeroizing::new(b64),
                 other => {
-                    return Err(format!("secret {name:?}: expected a base64 string, got {}", json_kind(&other)))
+                    return Err(format!(
+                        "secret {name:?}: expected a base64 string, got {}",
+                        json_kind(&other)
+                    ))
                 }
             };
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(b64.as_bytes())
                 .map_err(|e| format!("secret {name:?}: invalid base64: {e}"))?;
-            secrets.insert(name, Secret { bytes: Zeroizing::new(bytes), base64: b64 });
+            secrets.insert(
+                name,
+                Secret {
+                    bytes: Zeroizing::new(bytes),
+                    base64: b64,
+                },
+            );
         }
         Ok(Self { secrets })
     }
@@ -93,8 +105,15 @@ impl SecretStore {
         let secrets = entries
             .into_iter()
             .map(|(name, bytes)| {
-                let base64 = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&bytes));
-                (name.into(), Secret { bytes: Zeroizing::new(bytes), base64 })
+                let base64 =
+                    Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&bytes));
+                (
+                    name.into(),
+                    Secret {
+                        bytes: Zeroizing::new(bytes),
+                        base64,
+                    },
+                )
             })
             .collect();
         Self { secrets }
@@ -136,8 +155,10 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
 mod tests {
     use super::*;
 
-    const SAMPLE: &str =
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/occlum-config/secret_config.json");
+    const SAMPLE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/testdata/occlum-config/secret_config.json"
+    );
 
     #[test]
     fn loads_occlum_sample_with_exact_bytes() {
@@ -146,7 +167,10 @@ mod tests {
         let cert = store.get("cert").unwrap();
         assert_eq!(cert.bytes(), b"test sample certificates\n");
         assert_eq!(cert.base64(), "dGVzdCBzYW1wbGUgY2VydGlmaWNhdGVzCg==");
-        assert_eq!(&*cert.occlum_reply(), "\"dGVzdCBzYW1wbGUgY2VydGlmaWNhdGVzCg==\"");
+        assert_eq!(
+            &*cert.occlum_reply(),
+            "\"dGVzdCBzYW1wbGUgY2VydGlmaWNhdGVzCg==\""
+        );
         assert_eq!(store.get("key").unwrap().bytes(), b"test sample key\n");
         assert!(store.get("nope").is_none());
     }
@@ -156,7 +180,10 @@ mod tests {
         let err = SecretStore::from_occlum_json(br#"{"good":"dGVzdA==","bad_one":"not base64!"}"#)
             .err()
             .unwrap();
-        assert!(err.contains("\"bad_one\"") && err.contains("invalid base64"), "{err}");
+        assert!(
+            err.contains("\"bad_one\"") && err.contains("invalid base64"),
+            "{err}"
+        );
         let err = SecretStore::from_occlum_json(br#"{"n":5}"#).err().unwrap();
         assert!(err.contains("\"n\"") && err.contains("a number"), "{err}");
         assert!(SecretStore::from_occlum_json(b"[1]").is_err());

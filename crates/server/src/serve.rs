@@ -35,8 +35,17 @@ pub(crate) struct Serve<G: Gate> {
 }
 
 /// Serves until `shutdown` completes, then drains in-flight calls.
-pub(crate) async fn serve<G: Gate>(s: Serve<G>, shutdown: impl Future<Output = ()> + Send) -> Result<(), Error> {
-    let Serve { listener, tls, state, reload, limits } = s;
+pub(crate) async fn serve<G: Gate>(
+    s: Serve<G>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), Error> {
+    let Serve {
+        listener,
+        tls,
+        state,
+        reload,
+        limits,
+    } = s;
     let shared = Arc::new(Shared::new(state));
     let (stop_tx, stop_rx) = watch::channel(false);
     let (conn_tx, conn_rx) = mpsc::channel(64);
@@ -55,16 +64,26 @@ pub(crate) async fn serve<G: Gate>(s: Serve<G>, shutdown: impl Future<Output = (
     }
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    for name in ["", initra_proto::service_names::GR_SECRET, initra_proto::service_names::SECRETS] {
-        health.set_service_status(name, tonic_health::ServingStatus::Serving).await;
+    for name in [
+        "",
+        initra_proto::service_names::GR_SECRET,
+        initra_proto::service_names::SECRETS,
+    ] {
+        health
+            .set_service_status(name, tonic_health::ServingStatus::Serving)
+            .await;
     }
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(initra_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
-    let reflection_v1 = reflection().build_v1().map_err(|e| Error::Transport(e.to_string()))?;
-    let reflection_v1alpha = reflection().build_v1alpha().map_err(|e| Error::Transport(e.to_string()))?;
+    let reflection_v1 = reflection()
+        .build_v1()
+        .map_err(|e| Error::Transport(e.to_string()))?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .map_err(|e| Error::Transport(e.to_string()))?;
 
     let service = Arc::new(SecretService::new(Arc::clone(&shared)));
     let gr_secret = GrSecretServer::from_arc(Arc::clone(&service))
@@ -98,7 +117,11 @@ pub(crate) async fn serve<G: Gate>(s: Serve<G>, shutdown: impl Future<Output = (
 }
 
 #[cfg(unix)]
-fn spawn_reload_on_sighup<G: Gate>(shared: Arc<Shared<G>>, reload: Reloader<G>, mut stop: watch::Receiver<bool>) {
+fn spawn_reload_on_sighup<G: Gate>(
+    shared: Arc<Shared<G>>,
+    reload: Reloader<G>,
+    mut stop: watch::Receiver<bool>,
+) {
     use tokio::signal::unix::{signal, SignalKind};
 
     let mut hangup = match signal(SignalKind::hangup()) {
@@ -120,10 +143,17 @@ fn spawn_reload_on_sighup<G: Gate>(shared: Arc<Shared<G>>, reload: Reloader<G>, 
                 Ok(Ok(state)) => {
                     let count = state.secrets.len();
                     shared.replace(state);
-                    tracing::info!(secrets = count, "reloaded secrets, policy and verify config");
+                    tracing::info!(
+                        secrets = count,
+                        "reloaded secrets, policy and verify config"
+                    );
                 }
-                Ok(Err(e)) => tracing::error!(error = %e, "reload failed; keeping the previous configuration"),
-                Err(e) => tracing::error!(error = %e, "reload task failed; keeping the previous configuration"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "reload failed; keeping the previous configuration")
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reload task failed; keeping the previous configuration")
+                }
             }
         }
     });

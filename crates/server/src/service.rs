@@ -63,9 +63,13 @@ pub(crate) fn release<'s, G: Gate>(
     verdict: &PeerVerdict<G::Claims>,
     names: &[String],
 ) -> Result<Vec<&'s Secret>, Denial> {
-    let claims = verdict.accepted_claims().map_err(|r| Denial::PeerRejected(r.to_owned()))?;
+    let claims = verdict
+        .accepted_claims()
+        .map_err(|r| Denial::PeerRejected(r.to_owned()))?;
     if names.is_empty() {
-        return Err(Denial::InvalidArgument("names: expected at least one secret name, got none".into()));
+        return Err(Denial::InvalidArgument(
+            "names: expected at least one secret name, got none".into(),
+        ));
     }
     if names.len() > MAX_NAMES_PER_CALL {
         return Err(Denial::InvalidArgument(format!(
@@ -76,11 +80,17 @@ pub(crate) fn release<'s, G: Gate>(
     names
         .iter()
         .map(|name| {
-            let secret = state.secrets.get(name).ok_or_else(|| Denial::NotFound(name.clone()))?;
+            let secret = state
+                .secrets
+                .get(name)
+                .ok_or_else(|| Denial::NotFound(name.clone()))?;
             state
                 .gate
                 .secret_access(name, claims)
-                .map_err(|reason| Denial::SecretForbidden { name: name.clone(), reason })?;
+                .map_err(|reason| Denial::SecretForbidden {
+                    name: name.clone(),
+                    reason,
+                })?;
             Ok(secret)
         })
         .collect()
@@ -140,15 +150,23 @@ fn audit<C>(rpc: &'static str, info: &ConnInfo<C>, names: &[String], denial: Opt
 
 #[tonic::async_trait]
 impl<G: Gate> initra_proto::ratls::gr_secret_server::GrSecret for SecretService<G> {
-    async fn get_secret(&self, request: Request<SecretRequest>) -> Result<Response<SecretReply>, Status> {
+    async fn get_secret(
+        &self,
+        request: Request<SecretRequest>,
+    ) -> Result<Response<SecretReply>, Status> {
         let info = conn_info::<G, _>(&request)?;
         let names = [request.into_inner().name];
         let (state, result) = self.decide("ratls.GrSecret/GetSecret", &info, &names);
         result.map_err(|d| d.status())?;
         let [name] = &names;
-        let secret = state.secrets.get(name).ok_or_else(|| Denial::NotFound(name.clone()).status())?;
+        let secret = state
+            .secrets
+            .get(name)
+            .ok_or_else(|| Denial::NotFound(name.clone()).status())?;
         // Occlum's reply form: the base64 text as a JSON string literal (DESIGN.md, compatibility contract).
-        Ok(Response::new(SecretReply { secret: secret.occlum_reply().to_string() }))
+        Ok(Response::new(SecretReply {
+            secret: secret.occlum_reply().to_string(),
+        }))
     }
 }
 
@@ -165,8 +183,14 @@ impl<G: Gate> pb::secrets_server::Secrets for SecretService<G> {
         let secrets = names
             .iter()
             .map(|name| {
-                let secret = state.secrets.get(name).ok_or_else(|| Denial::NotFound(name.clone()).status())?;
-                Ok(pb::Secret { name: name.clone(), value: secret.bytes().to_vec() })
+                let secret = state
+                    .secrets
+                    .get(name)
+                    .ok_or_else(|| Denial::NotFound(name.clone()).status())?;
+                Ok(pb::Secret {
+                    name: name.clone(),
+                    value: secret.bytes().to_vec(),
+                })
             })
             .collect::<Result<Vec<_>, Status>>()?;
         Ok(Response::new(pb::GetSecretsResponse { secrets }))
@@ -237,7 +261,10 @@ pub(crate) mod tests {
 
     fn state() -> State<SvnGate> {
         State {
-            secrets: SecretStore::from_bytes([("image_key", b"k\n".to_vec()), ("cert", b"c\n".to_vec())]),
+            secrets: SecretStore::from_bytes([
+                ("image_key", b"k\n".to_vec()),
+                ("cert", b"c\n".to_vec()),
+            ]),
             gate: SvnGate,
         }
     }
@@ -254,22 +281,36 @@ pub(crate) mod tests {
     fn accepted_peer_gets_all_requested_in_order() {
         let st = state();
         let v = PeerVerdict::accepted(PeerIdentity::default(), 2);
-        assert_eq!(bytes(release(&st, &v, &names(&["cert", "image_key"]))), [b"c\n".to_vec(), b"k\n".to_vec()]);
+        assert_eq!(
+            bytes(release(&st, &v, &names(&["cert", "image_key"]))),
+            [b"c\n".to_vec(), b"k\n".to_vec()]
+        );
     }
 
     #[test]
     fn per_secret_rule_denies_whole_call_and_names_secret() {
         let st = state();
         let v = PeerVerdict::accepted(PeerIdentity::default(), 1);
-        assert_eq!(bytes(release(&st, &v, &names(&["cert"]))), [b"c\n".to_vec()]);
-        let d = release(&st, &v, &names(&["cert", "image_key"])).err().unwrap();
+        assert_eq!(
+            bytes(release(&st, &v, &names(&["cert"]))),
+            [b"c\n".to_vec()]
+        );
+        let d = release(&st, &v, &names(&["cert", "image_key"]))
+            .err()
+            .unwrap();
         assert_eq!(
             d,
-            Denial::SecretForbidden { name: "image_key".into(), reason: "isv_svn: 1 < required 2".into() }
+            Denial::SecretForbidden {
+                name: "image_key".into(),
+                reason: "isv_svn: 1 < required 2".into()
+            }
         );
         let status = d.status();
         assert_eq!(status.code(), tonic::Code::PermissionDenied);
-        assert!(status.message().contains("\"image_key\"") && status.message().contains("1 < required 2"));
+        assert!(
+            status.message().contains("\"image_key\"")
+                && status.message().contains("1 < required 2")
+        );
     }
 
     #[test]
@@ -278,21 +319,34 @@ pub(crate) mod tests {
         let v = PeerVerdict::rejected(PeerIdentity::default(), 9, "isv_svn: 0 < required 88");
         let status = release(&st, &v, &names(&["cert"])).err().unwrap().status();
         assert_eq!(status.code(), tonic::Code::PermissionDenied);
-        assert_eq!(status.message(), "client attestation rejected: isv_svn: 0 < required 88");
+        assert_eq!(
+            status.message(),
+            "client attestation rejected: isv_svn: 0 < required 88"
+        );
         let v = PeerVerdict::<u16>::invalid("quote signature invalid");
-        assert!(release(&st, &v, &names(&["cert"])).err().unwrap().reason().contains("quote signature invalid"));
+        assert!(release(&st, &v, &names(&["cert"]))
+            .err()
+            .unwrap()
+            .reason()
+            .contains("quote signature invalid"));
     }
 
     #[test]
     fn unknown_and_empty_names() {
         let st = state();
         let v = PeerVerdict::accepted(PeerIdentity::default(), 5);
-        let status = release(&st, &v, &names(&["cert", "nope"])).err().unwrap().status();
+        let status = release(&st, &v, &names(&["cert", "nope"]))
+            .err()
+            .unwrap()
+            .status();
         assert_eq!(status.code(), tonic::Code::NotFound);
         assert_eq!(status.message(), "secret \"nope\" not found");
         let status = release(&st, &v, &[]).err().unwrap().status();
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
         let many = vec!["cert".to_string(); MAX_NAMES_PER_CALL + 1];
-        assert_eq!(release(&st, &v, &many).err().unwrap().status().code(), tonic::Code::InvalidArgument);
+        assert_eq!(
+            release(&st, &v, &many).err().unwrap().status().code(),
+            tonic::Code::InvalidArgument
+        );
     }
 }

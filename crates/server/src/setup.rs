@@ -42,19 +42,25 @@ pub fn build_verifier(cfg: &ServerConfig) -> Result<Verifier, Error> {
     }
     let collateral = StaticCollateral::from_files(&cfg.collateral).map_err(verr)?;
     let mut policy = match (&cfg.policy, &cfg.ra_config) {
-        (Some(p), Some(ra)) => {
-            Policy::from_file(p).map_err(verr)?.with_identities_from(&Policy::from_occlum_config_file(ra).map_err(verr)?)
-        }
+        (Some(p), Some(ra)) => Policy::from_file(p)
+            .map_err(verr)?
+            .with_identities_from(&Policy::from_occlum_config_file(ra).map_err(verr)?),
         (Some(p), None) => Policy::from_file(p).map_err(verr)?,
         (None, Some(ra)) => Policy::from_occlum_config_file(ra).map_err(verr)?,
-        (None, None) => return Err(Error::Config("expected --ra-config or --policy, got neither".into())),
+        (None, None) => {
+            return Err(Error::Config(
+                "expected --ra-config or --policy, got neither".into(),
+            ))
+        }
     };
     if !cfg.accept_status.is_empty() {
         let mut statuses = policy.accepted_statuses().to_vec();
         for s in &cfg.accept_status {
             let status = TcbStatus::from_reported(s);
             if let TcbStatus::Unknown(name) = &status {
-                return Err(Error::Config(format!("--accept-status: unknown TCB status {name:?}")));
+                return Err(Error::Config(format!(
+                    "--accept-status: unknown TCB status {name:?}"
+                )));
             }
             if !statuses.contains(&status) {
                 statuses.push(status);
@@ -69,12 +75,18 @@ pub fn build_verifier(cfg: &ServerConfig) -> Result<Verifier, Error> {
 pub fn load_state(cfg: &ServerConfig) -> Result<State<VerifierGate>, Error> {
     let secrets = SecretStore::from_occlum_file(&cfg.secrets)?;
     let verifier = build_verifier(cfg)?;
-    Ok(State { secrets, gate: VerifierGate::new(Arc::new(verifier)) })
+    Ok(State {
+        secrets,
+        gate: VerifierGate::new(Arc::new(verifier)),
+    })
 }
 
 /// The server's own certificate source.
 enum OwnCert {
-    Ratls { attester: SimAttester, identity: EnclaveIdentity },
+    Ratls {
+        attester: SimAttester,
+        identity: EnclaveIdentity,
+    },
     Pki,
 }
 
@@ -86,7 +98,12 @@ struct Rotating {
 
 impl ResolvesServerCert for Rotating {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(Arc::clone(&self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner)))
+        Some(Arc::clone(
+            &self
+                .current
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        ))
     }
 }
 
@@ -107,13 +124,28 @@ impl BoundServer {
         let (own, key, description) = own_identity(&config)?;
         let listener = TcpListener::bind(&config.addr)
             .await
-            .map_err(|source| Error::Listen { addr: config.addr.clone(), source })?;
-        Ok(Self { listener, config, state, resolver: Arc::new(Rotating { current: RwLock::new(key) }), own, description })
+            .map_err(|source| Error::Listen {
+                addr: config.addr.clone(),
+                source,
+            })?;
+        Ok(Self {
+            listener,
+            config,
+            state,
+            resolver: Arc::new(Rotating {
+                current: RwLock::new(key),
+            }),
+            own,
+            description,
+        })
     }
 
     /// The bound address (the real port when `:0` was asked for).
     pub fn local_addr(&self) -> Result<SocketAddr, Error> {
-        self.listener.local_addr().map_err(|source| Error::Listen { addr: self.config.addr.clone(), source })
+        self.listener.local_addr().map_err(|source| Error::Listen {
+            addr: self.config.addr.clone(),
+            source,
+        })
     }
 
     /// How the server identifies itself, e.g. `RA-TLS (sim) mr_enclave=.. mr_signer=..` or `PKI certificate ..`.
@@ -127,9 +159,11 @@ impl BoundServer {
         let mut tls = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| Error::Tls(e.to_string()))?
-            .with_client_cert_verifier(Arc::new(initra_ratls::verifier::AttestedClientVerifier::with_provider(
-                Arc::clone(&provider),
-            )))
+            .with_client_cert_verifier(Arc::new(
+                initra_ratls::verifier::AttestedClientVerifier::with_provider(Arc::clone(
+                    &provider,
+                )),
+            ))
             .with_cert_resolver(Arc::clone(&self.resolver) as Arc<dyn ResolvesServerCert>);
         tls.alpn_protocols = vec![initra_ratls::tls::ALPN_H2.to_vec()];
 
@@ -150,7 +184,10 @@ impl BoundServer {
 }
 
 /// Binds and serves: `initra server` in one call.
-pub async fn run(config: ServerConfig, shutdown: impl Future<Output = ()> + Send) -> Result<(), Error> {
+pub async fn run(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), Error> {
     BoundServer::bind(config).await?.serve(shutdown).await
 }
 
@@ -162,7 +199,8 @@ fn own_identity(cfg: &ServerConfig) -> Result<(OwnCert, Arc<CertifiedKey>, Strin
             let id = match identity {
                 Some(path) => EnclaveIdentity::from_json_file(path).map_err(aerr)?,
                 None => {
-                    let exe = std::env::current_exe().map_err(|e| Error::io("current executable", e))?;
+                    let exe =
+                        std::env::current_exe().map_err(|e| Error::io("current executable", e))?;
                     let files = cfg.measured_files();
                     let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
                     platform.measure(&exe, &refs).map_err(aerr)?
@@ -174,12 +212,23 @@ fn own_identity(cfg: &ServerConfig) -> Result<(OwnCert, Arc<CertifiedKey>, Strin
                 "RA-TLS (simulated SGX) mr_enclave={} mr_signer={} isv_prod_id={} isv_svn={} debug={}",
                 id.mr_enclave, id.mr_signer, id.isv_prod_id, id.isv_svn, id.debug
             );
-            Ok((OwnCert::Ratls { attester, identity: id }, key, description))
+            Ok((
+                OwnCert::Ratls {
+                    attester,
+                    identity: id,
+                },
+                key,
+                description,
+            ))
         }
         ServerIdentity::Pki { cert, key } => {
             let chain = CertificateDer::pem_file_iter(cert)
                 .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| Error::InvalidFile { path: cert.clone(), what: "PEM certificate chain", reason: e.to_string() })?;
+                .map_err(|e| Error::InvalidFile {
+                    path: cert.clone(),
+                    what: "PEM certificate chain",
+                    reason: e.to_string(),
+                })?;
             if chain.is_empty() {
                 return Err(Error::InvalidFile {
                     path: cert.clone(),
@@ -187,21 +236,37 @@ fn own_identity(cfg: &ServerConfig) -> Result<(OwnCert, Arc<CertifiedKey>, Strin
                     reason: "no CERTIFICATE block".into(),
                 });
             }
-            let private = PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| Error::InvalidFile { path: key.clone(), what: "PEM private key", reason: e.to_string() })?;
+            let private = PrivateKeyDer::from_pem_file(key).map_err(|e| Error::InvalidFile {
+                path: key.clone(),
+                what: "PEM private key",
+                reason: e.to_string(),
+            })?;
             let signing = initra_ratls::crypto_provider()
                 .key_provider
                 .load_private_key(private)
-                .map_err(|e| Error::InvalidFile { path: key.clone(), what: "PEM private key", reason: e.to_string() })?;
+                .map_err(|e| Error::InvalidFile {
+                    path: key.clone(),
+                    what: "PEM private key",
+                    reason: e.to_string(),
+                })?;
             let certified = CertifiedKey::new(chain, signing);
-            certified.keys_match().map_err(|e| Error::Tls(format!("--tls-cert / --tls-key: {e}")))?;
-            Ok((OwnCert::Pki, Arc::new(certified), format!("PKI certificate {}", cert.display())))
+            certified
+                .keys_match()
+                .map_err(|e| Error::Tls(format!("--tls-cert / --tls-key: {e}")))?;
+            Ok((
+                OwnCert::Pki,
+                Arc::new(certified),
+                format!("PKI certificate {}", cert.display()),
+            ))
         }
     }
 }
 
 fn issue(attester: &SimAttester) -> Result<Arc<CertifiedKey>, Error> {
-    let opts = CertOptions { lifetime: RATLS_CERT_LIFETIME, ..CertOptions::default() };
+    let opts = CertOptions {
+        lifetime: RATLS_CERT_LIFETIME,
+        ..CertOptions::default()
+    };
     RaTlsIdentity::generate(attester, &opts)
         .and_then(|id| id.certified_key(&initra_ratls::crypto_provider()))
         .map_err(|e| Error::Attestation(e.to_string()))
@@ -215,10 +280,15 @@ fn spawn_renewal(resolver: Arc<Rotating>, attester: SimAttester, identity: Encla
             let a = Arc::clone(&attester);
             match tokio::task::spawn_blocking(move || issue(&a)).await {
                 Ok(Ok(key)) => {
-                    *resolver.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = key;
+                    *resolver
+                        .current
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = key;
                     tracing::info!(mr_enclave = %identity.mr_enclave, "renewed the server's RA-TLS certificate");
                 }
-                Ok(Err(e)) => tracing::error!(error = %e, "renewing the server's RA-TLS certificate failed"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "renewing the server's RA-TLS certificate failed")
+                }
                 Err(e) => tracing::error!(error = %e, "renewal task failed"),
             }
         }

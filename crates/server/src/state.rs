@@ -23,19 +23,27 @@ pub(crate) struct Shared<G> {
 
 impl<G: Gate> Shared<G> {
     pub(crate) fn new(state: State<G>) -> Self {
-        Self { current: RwLock::new(Arc::new(state)) }
+        Self {
+            current: RwLock::new(Arc::new(state)),
+        }
     }
 
     /// The current snapshot. A poisoned lock still holds a complete `Arc` (it is only ever replaced
     /// whole), so poisoning is ignored.
     pub(crate) fn current(&self) -> Arc<State<G>> {
-        let guard = self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let guard = self
+            .current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Arc::clone(&guard)
     }
 
     /// Installs a new snapshot; RPCs already running keep the one they took.
     pub(crate) fn replace(&self, state: State<G>) {
-        let mut guard = self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *guard = Arc::new(state);
     }
 }

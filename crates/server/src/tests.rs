@@ -35,7 +35,11 @@ impl Gate for CnGate {
     type Claims = String;
     fn assess(&self, der: &[u8], _now: SystemTime) -> PeerVerdict<String> {
         let has = |needle: &[u8]| der.windows(needle.len()).any(|w| w == needle);
-        let id = PeerIdentity { tee: "sgx".into(), mr_enclave: "aa".repeat(32), ..Default::default() };
+        let id = PeerIdentity {
+            tee: "sgx".into(),
+            mr_enclave: "aa".repeat(32),
+            ..Default::default()
+        };
         if has(b"good") {
             PeerVerdict::accepted(id, "good".into())
         } else if has(b"bad") {
@@ -123,9 +127,14 @@ impl ServerCertVerifier for AnyCert {
 fn self_signed(cn: &str) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
     let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
     let cert = params.self_signed(&key).unwrap();
-    (cert.der().clone(), PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())))
+    (
+        cert.der().clone(),
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    )
 }
 
 struct TestServer {
@@ -151,18 +160,35 @@ impl TestServer {
             ("restricted", b"x".to_vec()),
         ]);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let s = Serve { listener, tls: Arc::new(tls), state: State { secrets, gate: CnGate }, reload: None, limits };
+        let s = Serve {
+            listener,
+            tls: Arc::new(tls),
+            state: State {
+                secrets,
+                gate: CnGate,
+            },
+            reload: None,
+            limits,
+        };
         let task = tokio::spawn(serve(s, async move {
             let _ = stopped.await;
         }));
-        Self { addr, stop: Some(stop), task }
+        Self {
+            addr,
+            stop: Some(stop),
+            task,
+        }
     }
 
     async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        tokio::time::timeout(Duration::from_secs(10), self.task).await.unwrap().unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
     }
 }
 
@@ -188,7 +214,9 @@ async fn tls_connect(
     cfg: Arc<rustls::ClientConfig>,
 ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(addr).await?;
-    tokio_rustls::TlsConnector::from(cfg).connect(ServerName::try_from("localhost").unwrap(), tcp).await
+    tokio_rustls::TlsConnector::from(cfg)
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
 }
 
 async fn channel(addr: SocketAddr, cn: Option<&str>) -> Result<Channel, tonic::transport::Error> {
@@ -203,7 +231,13 @@ async fn channel(addr: SocketAddr, cn: Option<&str>) -> Result<Channel, tonic::t
 
 async fn good_fetch(addr: SocketAddr) {
     let mut c = GrSecretClient::new(channel(addr, Some("good")).await.unwrap());
-    let reply = c.get_secret(SecretRequest { name: "cert".into() }).await.unwrap().into_inner();
+    let reply = c
+        .get_secret(SecretRequest {
+            name: "cert".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(reply.secret, "\"dGVzdCBzYW1wbGUgY2VydGlmaWNhdGVzCg==\"");
 }
 
@@ -215,7 +249,9 @@ async fn services_answer_with_exact_bytes_and_codes() {
     let ch = channel(server.addr, Some("good")).await.unwrap();
     let mut secrets = pb::secrets_client::SecretsClient::new(ch.clone());
     let got = secrets
-        .get_secrets(pb::GetSecretsRequest { names: vec!["cert".into(), "cert".into()] })
+        .get_secrets(pb::GetSecretsRequest {
+            names: vec!["cert".into(), "cert".into()],
+        })
         .await
         .unwrap()
         .into_inner();
@@ -223,33 +259,59 @@ async fn services_answer_with_exact_bytes_and_codes() {
     assert_eq!(got.secrets[0].name, "cert");
     assert_eq!(got.secrets[0].value, b"test sample certificates\n");
 
-    let err = secrets.get_secrets(pb::GetSecretsRequest { names: vec!["nope".into()] }).await.unwrap_err();
+    let err = secrets
+        .get_secrets(pb::GetSecretsRequest {
+            names: vec!["nope".into()],
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
     assert_eq!(err.message(), "secret \"nope\" not found");
     let err = secrets
-        .get_secrets(pb::GetSecretsRequest { names: vec!["cert".into(), "restricted".into()] })
+        .get_secrets(pb::GetSecretsRequest {
+            names: vec!["cert".into(), "restricted".into()],
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
-    assert!(err.message().contains("\"restricted\"") && err.message().contains("no rule allows"), "{err:?}");
+    assert!(
+        err.message().contains("\"restricted\"") && err.message().contains("no rule allows"),
+        "{err:?}"
+    );
 
-    let who = secrets.who_am_i(pb::WhoAmIRequest {}).await.unwrap().into_inner();
+    let who = secrets
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     assert!(who.accepted);
     assert_eq!(who.readable_secrets, ["cert"]);
     assert_eq!(who.mr_enclave, "aa".repeat(32));
 
     let mut occlum = GrSecretClient::new(ch);
-    let err = occlum.get_secret(SecretRequest { name: "nope".into() }).await.unwrap_err();
+    let err = occlum
+        .get_secret(SecretRequest {
+            name: "nope".into(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
 
-    let mut health = tonic_health::pb::health_client::HealthClient::new(channel(server.addr, Some("good")).await.unwrap());
+    let mut health = tonic_health::pb::health_client::HealthClient::new(
+        channel(server.addr, Some("good")).await.unwrap(),
+    );
     for service in ["", "ratls.GrSecret", "initra.v1.Secrets"] {
         let resp = health
-            .check(tonic_health::pb::HealthCheckRequest { service: service.into() })
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(resp.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+        assert_eq!(
+            resp.status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        );
     }
     server.shutdown().await;
 }
@@ -258,10 +320,22 @@ async fn services_answer_with_exact_bytes_and_codes() {
 async fn rejected_client_gets_permission_denied_with_reason() {
     let server = TestServer::start(Limits::default()).await;
     let ch = channel(server.addr, Some("bad")).await.unwrap();
-    let err = GrSecretClient::new(ch.clone()).get_secret(SecretRequest { name: "cert".into() }).await.unwrap_err();
+    let err = GrSecretClient::new(ch.clone())
+        .get_secret(SecretRequest {
+            name: "cert".into(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
-    assert_eq!(err.message(), "client attestation rejected: isv_svn: 0 < required 88");
-    let who = pb::secrets_client::SecretsClient::new(ch).who_am_i(pb::WhoAmIRequest {}).await.unwrap().into_inner();
+    assert_eq!(
+        err.message(),
+        "client attestation rejected: isv_svn: 0 < required 88"
+    );
+    let who = pb::secrets_client::SecretsClient::new(ch)
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!who.accepted);
     assert_eq!(who.reason, "isv_svn: 0 < required 88");
     assert!(who.readable_secrets.is_empty());
@@ -286,7 +360,10 @@ async fn client_without_certificate_is_refused_others_unaffected() {
 
 #[tokio::test]
 async fn stalled_client_is_dropped_after_handshake_timeout_others_unaffected() {
-    let limits = Limits { handshake_timeout: Duration::from_millis(300), ..Limits::default() };
+    let limits = Limits {
+        handshake_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
     let server = TestServer::start(limits).await;
     let mut stalled = TcpStream::connect(server.addr).await.unwrap();
     let mut half = TcpStream::connect(server.addr).await.unwrap();
@@ -294,8 +371,13 @@ async fn stalled_client_is_dropped_after_handshake_timeout_others_unaffected() {
     good_fetch(server.addr).await;
     let mut buf = [0u8; 16];
     for s in [&mut stalled, &mut half] {
-        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.unwrap();
-        assert!(matches!(n, Ok(0) | Err(_)), "stalled connection still open: {n:?}");
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .unwrap();
+        assert!(
+            matches!(n, Ok(0) | Err(_)),
+            "stalled connection still open: {n:?}"
+        );
     }
     good_fetch(server.addr).await;
     server.shutdown().await;
@@ -304,8 +386,12 @@ async fn stalled_client_is_dropped_after_handshake_timeout_others_unaffected() {
 #[tokio::test]
 async fn garbage_after_tls_is_dropped_others_unaffected() {
     let server = TestServer::start(Limits::default()).await;
-    let mut tls = tls_connect(server.addr, Arc::new(client_tls(Some("good")))).await.unwrap();
-    tls.write_all(b"this is not an HTTP/2 preface at all\r\n\r\n\x00\x00\x00\x04\x00").await.unwrap();
+    let mut tls = tls_connect(server.addr, Arc::new(client_tls(Some("good"))))
+        .await
+        .unwrap();
+    tls.write_all(b"this is not an HTTP/2 preface at all\r\n\r\n\x00\x00\x00\x04\x00")
+        .await
+        .unwrap();
     let mut buf = vec![0u8; 1024];
     let res = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
@@ -319,10 +405,16 @@ async fn garbage_after_tls_is_dropped_others_unaffected() {
     assert!(res.is_ok(), "server kept a garbage connection open");
 
     // Valid preface, then a malformed frame (a DATA frame on stream 0).
-    let mut tls = tls_connect(server.addr, Arc::new(client_tls(Some("good")))).await.unwrap();
-    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await.unwrap();
+    let mut tls = tls_connect(server.addr, Arc::new(client_tls(Some("good"))))
+        .await
+        .unwrap();
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
     tls.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.unwrap(); // empty SETTINGS
-    tls.write_all(&[0, 0, 3, 0, 0, 0, 0, 0, 0, 1, 2, 3]).await.unwrap(); // DATA on stream 0
+    tls.write_all(&[0, 0, 3, 0, 0, 0, 0, 0, 0, 1, 2, 3])
+        .await
+        .unwrap(); // DATA on stream 0
     let res = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             match tls.read(&mut buf).await {
@@ -339,16 +431,26 @@ async fn garbage_after_tls_is_dropped_others_unaffected() {
 
 #[tokio::test]
 async fn oversized_message_is_refused_others_unaffected() {
-    let limits = Limits { max_message_bytes: 1024, ..Limits::default() };
+    let limits = Limits {
+        max_message_bytes: 1024,
+        ..Limits::default()
+    };
     let server = TestServer::start(limits).await;
     let ch = channel(server.addr, Some("good")).await.unwrap();
     let err = GrSecretClient::new(ch.clone())
-        .get_secret(SecretRequest { name: "x".repeat(4096) })
+        .get_secret(SecretRequest {
+            name: "x".repeat(4096),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::OutOfRange, "{err:?}");
     // The same connection still serves normal calls.
-    let ok = GrSecretClient::new(ch).get_secret(SecretRequest { name: "cert".into() }).await.unwrap();
+    let ok = GrSecretClient::new(ch)
+        .get_secret(SecretRequest {
+            name: "cert".into(),
+        })
+        .await
+        .unwrap();
     assert!(ok.into_inner().secret.starts_with('"'));
     good_fetch(server.addr).await;
     server.shutdown().await;
@@ -358,9 +460,42 @@ async fn oversized_message_is_refused_others_unaffected() {
 async fn shutdown_finishes_with_open_idle_connection() {
     let server = TestServer::start(Limits::default()).await;
     let ch = channel(server.addr, Some("good")).await.unwrap();
-    GrSecretClient::new(ch.clone()).get_secret(SecretRequest { name: "cert".into() }).await.unwrap();
+    GrSecretClient::new(ch.clone())
+        .get_secret(SecretRequest {
+            name: "cert".into(),
+        })
+        .await
+        .unwrap();
     let addr = server.addr;
     server.shutdown().await;
-    assert!(TcpStream::connect(addr).await.is_err(), "still accepting after shutdown");
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "still accepting after shutdown"
+    );
     drop(ch);
+}
+
+#[tokio::test]
+async fn reflection_lists_every_service() {
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+
+    let server = TestServer::start(Limits::default()).await;
+    let mut client = ServerReflectionClient::new(channel(server.addr, Some("good")).await.unwrap());
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = client.server_reflection_info(tokio_stream::iter([req])).await.unwrap().into_inner();
+    let resp = stream.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
+        panic!("unexpected reflection response: {resp:?}");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for want in ["ratls.GrSecret", "initra.v1.Secrets", "grpc.health.v1.Health"] {
+        assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
+    }
+    server.shutdown().await;
 }

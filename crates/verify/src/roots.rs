@@ -29,8 +29,6 @@ pub struct TrustRoot {
     kind: RootKind,
     der: Vec<u8>,
     subject: String,
-    subject_raw: Vec<u8>,
-    spki: Vec<u8>,
 }
 
 impl TrustRoot {
@@ -40,14 +38,10 @@ impl TrustRoot {
             reason: format!("not a DER X.509 certificate: {e}"),
         })?;
         let subject = cert.subject().to_string();
-        let subject_raw = cert.subject().as_raw().to_vec();
-        let spki = cert.public_key().raw.to_vec();
         Ok(Self {
             kind,
             der,
             subject,
-            subject_raw,
-            spki,
         })
     }
 
@@ -141,8 +135,9 @@ impl TrustRoots {
         &self.roots
     }
 
-    /// The root the quote's PCK chain ends in: the last certificate of the chain is that root,
-    /// or is issued by it. Fails naming the issuer when no configured root fits.
+    /// The root the quote's PCK chain ends in. Quoting enclaves always put the root at the end of the
+    /// chain, so the last certificate must be byte-identical to a configured root: a look-alike (same
+    /// subject and key, or a certificate claiming to be issued by the root) is refused, naming its issuer.
     pub fn root_for(&self, quote: &Quote) -> Result<&TrustRoot, Error> {
         let pem = quote.pck_chain_pem().ok_or(Error::NoPckChain {
             cert_type: quote.certification_data().cert_type,
@@ -151,23 +146,18 @@ impl TrustRoots {
         let last_der = chain.last().ok_or_else(|| Error::PckChain {
             reason: "no certificate in the PCK chain".into(),
         })?;
-        let (_, last) = X509Certificate::from_der(last_der).map_err(|e| Error::PckChain {
-            reason: format!("last certificate: {e}"),
-        })?;
-        let subject = last.subject().as_raw();
-        let issuer = last.issuer().as_raw();
-        let spki = last.public_key().raw;
-        self.roots
-            .iter()
-            .find(|r| {
-                r.der == *last_der
-                    || (r.subject_raw == subject && r.spki == spki)
-                    || (r.subject_raw == issuer && subject != issuer)
-            })
-            .ok_or_else(|| Error::UntrustedRoot {
-                issuer: last.issuer().to_string(),
-                configured: self.describe(),
-            })
+        if let Some(root) = self.roots.iter().find(|r| r.der == *last_der) {
+            return Ok(root);
+        }
+        let issuer = X509Certificate::from_der(last_der)
+            .map(|(_, c)| c.issuer().to_string())
+            .map_err(|e| Error::PckChain {
+                reason: format!("last certificate: {e}"),
+            })?;
+        Err(Error::UntrustedRoot {
+            issuer,
+            configured: self.describe(),
+        })
     }
 
     fn describe(&self) -> String {
@@ -183,15 +173,46 @@ impl TrustRoots {
 }
 
 /// Every certificate (DER) of a PEM chain, in order.
+///
+/// The chain must be in the canonical form Intel's quoting enclave writes (docs/quote-formats.md,
+/// certification data type 5): `-----BEGIN CERTIFICATE-----`, base64 in 64-character lines, `-----END
+/// CERTIFICATE-----`, each line ending in `\n`, optionally followed by one NUL. Anything else in those bytes
+/// would be unauthenticated slack in the quote, so it is refused rather than ignored.
 pub(crate) fn pem_chain_der(pem: &str) -> Result<Vec<Vec<u8>>, Error> {
     let mut out = Vec::new();
     for item in x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes()) {
         let item = item.map_err(|e| Error::PckChain {
             reason: format!("PEM: {e}"),
         })?;
+        if item.label != "CERTIFICATE" {
+            return Err(Error::PckChain {
+                reason: format!("PEM block {:?} where CERTIFICATE was expected", item.label),
+            });
+        }
         out.push(item.contents);
     }
+    let body = pem.strip_suffix('\0').unwrap_or(pem);
+    if body != canonical_pem(&out) {
+        return Err(Error::PckChain {
+            reason: "the PEM chain is not in canonical form (64-character base64 lines, \\n line ends, at most one trailing NUL)".into(),
+        });
+    }
     Ok(out)
+}
+
+fn canonical_pem(certs: &[Vec<u8>]) -> String {
+    use base64::Engine as _;
+    let mut s = String::new();
+    for der in certs {
+        s.push_str("-----BEGIN CERTIFICATE-----\n");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        for line in b64.as_bytes().chunks(64) {
+            s.push_str(&String::from_utf8_lossy(line));
+            s.push('\n');
+        }
+        s.push_str("-----END CERTIFICATE-----\n");
+    }
+    s
 }
 
 /// A certificate given as DER or PEM.

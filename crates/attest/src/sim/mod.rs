@@ -170,21 +170,18 @@ impl SimPlatform {
                 path: manifest_path,
             });
         }
-        files::create_dir(dir)?;
-
-        let now = opts
-            .now
-            .unwrap_or_else(OffsetDateTime::now_utc)
-            .replace_nanosecond(0)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        let not_before = now - time::Duration::days(1);
-        let next_update = now + time::Duration::days(i64::from(opts.validity_days));
         if opts.validity_days == 0 {
             return Err(Error::InvalidValue {
                 field: "validity_days",
                 reason: "must be at least 1".to_owned(),
             });
         }
+        files::create_dir(dir)?;
+
+        let now = opts.now.unwrap_or_else(OffsetDateTime::now_utc);
+        let now = now.replace_nanosecond(0).unwrap_or(now);
+        let not_before = now - time::Duration::days(1);
+        let next_update = now + time::Duration::days(i64::from(opts.validity_days));
 
         let tcb = PlatformTcb {
             fmspc: SIM_FMSPC,

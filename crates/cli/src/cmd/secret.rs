@@ -15,8 +15,10 @@ use initra_verify::{Policy, RootKind, StaticCollateral, TcbStatus, TrustRoots, V
 
 /// Arguments of `initra get-secret`.
 #[derive(clap::Args)]
-#[command(after_help = "Exit status: 0 secret written, 1 rejected (the server refused us, or we refused the \
-                        server's attestation), 2 any other error.")]
+#[command(
+    after_help = "Exit status: 0 secret written, 1 rejected (the server refused us, or we refused the \
+                        server's attestation), 2 any other error."
+)]
 pub(crate) struct GetSecretArgs {
     /// The secret's name (a key of the server's secret_config.json).
     name: String,
@@ -76,7 +78,9 @@ pub(crate) fn run(args: GetSecretArgs) -> anyhow::Result<ExitCode> {
     let to_stdout = match args.output.as_deref() {
         None => {
             if std::io::stdout().is_terminal() {
-                anyhow::bail!("refusing to write a secret to a terminal: use -o FILE (or -o - to insist)");
+                anyhow::bail!(
+                    "refusing to write a secret to a terminal: use -o FILE (or -o - to insist)"
+                );
             }
             true
         }
@@ -115,7 +119,9 @@ pub(crate) fn run(args: GetSecretArgs) -> anyhow::Result<ExitCode> {
     match (&args.output, to_stdout) {
         (_, true) => {
             let mut out = std::io::stdout().lock();
-            out.write_all(&bytes).and_then(|()| out.flush()).context("writing the secret to stdout")?;
+            out.write_all(&bytes)
+                .and_then(|()| out.flush())
+                .context("writing the secret to stdout")?;
         }
         (Some(path), false) => initra_init::secret_file::write_secret_file(&with_dir(path), &bytes)
             .with_context(|| format!("writing secret {name:?}"))?,
@@ -131,7 +137,8 @@ fn client_identity(args: &GetSecretArgs) -> anyhow::Result<ClientIdentity> {
             "no attestation backend: this client needs --sim DIR (hardware backends are used by `initra init`)"
         );
     };
-    let platform = SimPlatform::load(dir).with_context(|| format!("simulated platform {}", dir.display()))?;
+    let platform =
+        SimPlatform::load(dir).with_context(|| format!("simulated platform {}", dir.display()))?;
     let enclave = match &args.identity {
         Some(path) => EnclaveIdentity::from_json_file(path)?,
         None => {
@@ -145,13 +152,18 @@ fn client_identity(args: &GetSecretArgs) -> anyhow::Result<ClientIdentity> {
     if args.danger_unbound_key {
         return Ok(initra_client::danger::unbound_identity(&attester)?);
     }
-    let ra = RaTlsIdentity::generate(&attester, &CertOptions::default()).context("RA-TLS certificate")?;
+    let ra = RaTlsIdentity::generate(&attester, &CertOptions::default())
+        .context("RA-TLS certificate")?;
     if let (Some(cert), Some(key)) = (&args.export_cert, &args.export_key) {
-        std::fs::write(cert, ra.cert_der().as_ref()).with_context(|| format!("writing {}", cert.display()))?;
+        std::fs::write(cert, ra.cert_der().as_ref())
+            .with_context(|| format!("writing {}", cert.display()))?;
         initra_init::secret_file::write_secret_file(&with_dir(key), ra.key_der())
             .with_context(|| format!("writing {}", key.display()))?;
     }
-    Ok(ClientIdentity::from_chain(ra.cert_chain(), ra.private_key()))
+    Ok(ClientIdentity::from_chain(
+        ra.cert_chain(),
+        ra.private_key(),
+    ))
 }
 
 fn server_trust(args: &GetSecretArgs) -> anyhow::Result<ServerTrust> {
@@ -167,7 +179,9 @@ fn server_trust(args: &GetSecretArgs) -> anyhow::Result<ServerTrust> {
     }
     let collateral = StaticCollateral::from_files(&args.collateral)?;
     let mut policy = match (&args.policy, &args.ra_config) {
-        (Some(p), Some(ra)) => Policy::from_file(p)?.with_identities_from(&Policy::from_occlum_config_file(ra)?),
+        (Some(p), Some(ra)) => {
+            Policy::from_file(p)?.with_identities_from(&Policy::from_occlum_config_file(ra)?)
+        }
         (Some(p), None) => Policy::from_file(p)?,
         (None, Some(ra)) => Policy::from_occlum_config_file(ra)?,
         (None, None) => anyhow::bail!("expected --ra-config, --policy or --ca"),
@@ -183,7 +197,11 @@ fn server_trust(args: &GetSecretArgs) -> anyhow::Result<ServerTrust> {
         }
         policy = policy.with_accepted_statuses(statuses);
     }
-    Ok(ServerTrust::Attested(Arc::new(Verifier::new(roots, Arc::new(collateral), Arc::new(policy)))))
+    Ok(ServerTrust::Attested(Arc::new(Verifier::new(
+        roots,
+        Arc::new(collateral),
+        Arc::new(policy),
+    ))))
 }
 
 /// `out.key` -> `./out.key`: the atomic writer needs a parent directory to create its temp file in.

@@ -9,8 +9,10 @@ use initra_server::{BoundServer, Limits, ServerConfig, ServerIdentity};
 
 /// Arguments of `initra server`.
 #[derive(clap::Args)]
-#[command(after_help = "Signals: SIGHUP reloads secrets, policy and verify config (a failed reload keeps the \
-                        old ones); SIGTERM / SIGINT stop accepting, finish in-flight calls and exit 0.")]
+#[command(
+    after_help = "Signals: SIGHUP reloads secrets, policy and verify config (a failed reload keeps the \
+                        old ones); SIGTERM / SIGINT stop accepting, finish in-flight calls and exit 0."
+)]
 pub(crate) struct ServerArgs {
     /// Listen address, HOST:PORT (port 0 picks a free port; the real one is printed).
     #[arg(long, default_value = "0.0.0.0:50051")]
@@ -78,7 +80,9 @@ pub(crate) fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         max_connections: args.max_connections,
         ..Limits::default()
     };
-    let mut builder = ServerConfig::builder(args.addr, args.secrets).identity(identity).limits(limits);
+    let mut builder = ServerConfig::builder(args.addr, args.secrets)
+        .identity(identity)
+        .limits(limits);
     if let Some(p) = args.ra_config {
         builder = builder.ra_config(p);
     }
@@ -99,7 +103,10 @@ pub(crate) fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     }
     let config = builder.build()?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("tokio runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
     runtime.block_on(async move {
         let server = BoundServer::bind(config).await?;
         let addr = server.local_addr()?;

@@ -2,6 +2,7 @@
 //! and verify-config files, and the real server binary on a free port (killed on drop).
 
 #![allow(dead_code)] // each test file uses a subset
+#![allow(clippy::unwrap_used)] // test helpers: a failure should stop the test loudly
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -11,8 +12,10 @@ use std::time::{Duration, Instant};
 
 pub(crate) const INITRA: &str = env!("CARGO_BIN_EXE_initra");
 
-pub(crate) const SAMPLE_SECRETS: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/occlum-config/secret_config.json");
+pub(crate) const SAMPLE_SECRETS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/testdata/occlum-config/secret_config.json"
+);
 
 /// The identity fields a test sets (written as `initra sim` identity JSON).
 #[derive(Clone, Debug)]
@@ -55,9 +58,20 @@ impl Fixture {
     pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let sim = dir.path().join("sim");
-        let out = Command::new(INITRA).args(["sim", "init"]).arg(&sim).output().unwrap();
-        assert!(out.status.success(), "sim init: {}", String::from_utf8_lossy(&out.stderr));
-        let mr_signer = initra_attest::sim::SimPlatform::load(&sim).unwrap().mr_signer().to_string();
+        let out = Command::new(INITRA)
+            .args(["sim", "init"])
+            .arg(&sim)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "sim init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mr_signer = initra_attest::sim::SimPlatform::load(&sim)
+            .unwrap()
+            .mr_signer()
+            .to_string();
         let client = Id {
             mr_enclave: "c1".repeat(32),
             mr_signer: mr_signer.clone(),
@@ -65,8 +79,19 @@ impl Fixture {
             isv_svn: 88,
             debug: false,
         };
-        let server = Id { mr_enclave: "5e".repeat(32), mr_signer, isv_prod_id: 0, isv_svn: 3, debug: false };
-        let f = Self { dir, sim, client, server };
+        let server = Id {
+            mr_enclave: "5e".repeat(32),
+            mr_signer,
+            isv_prod_id: 0,
+            isv_svn: 3,
+            debug: false,
+        };
+        let f = Self {
+            dir,
+            sim,
+            client,
+            server,
+        };
         f.write("client_id.json", &f.client.json());
         f.write("server_id.json", &f.server.json());
         f.write("dynamic_config.json", &f.client.occlum_config());
@@ -94,10 +119,20 @@ impl Fixture {
 
     /// `initra server` args for the standard RA-TLS server (sim root trusted).
     pub(crate) fn server_args(&self) -> Vec<String> {
-        let mut a = vec!["--sim".into(), s(&self.sim), "--identity".into(), s(&self.path("server_id.json"))];
+        let mut a = vec![
+            "--sim".into(),
+            s(&self.sim),
+            "--identity".into(),
+            s(&self.path("server_id.json")),
+        ];
         a.extend(["--ra-config".into(), s(&self.path("dynamic_config.json"))]);
         a.extend(["--secrets".into(), SAMPLE_SECRETS.into()]);
-        a.extend(["--collateral".into(), s(&self.collateral()), "--sim-root".into(), s(&self.root())]);
+        a.extend([
+            "--collateral".into(),
+            s(&self.collateral()),
+            "--sim-root".into(),
+            s(&self.root()),
+        ]);
         a
     }
 
@@ -105,8 +140,18 @@ impl Fixture {
     pub(crate) fn client_args(&self, server: &Server) -> Vec<String> {
         let mut a = vec!["--server".into(), server.addr.clone()];
         a.extend(["--ra-config".into(), s(&self.path("ra_config.json"))]);
-        a.extend(["--sim".into(), s(&self.sim), "--identity".into(), s(&self.path("client_id.json"))]);
-        a.extend(["--collateral".into(), s(&self.collateral()), "--sim-root".into(), s(&self.root())]);
+        a.extend([
+            "--sim".into(),
+            s(&self.sim),
+            "--identity".into(),
+            s(&self.path("client_id.json")),
+        ]);
+        a.extend([
+            "--collateral".into(),
+            s(&self.collateral()),
+            "--sim-root".into(),
+            s(&self.root()),
+        ]);
         a.extend(["--timeout".into(), "20s".into()]);
         a
     }
@@ -175,7 +220,11 @@ impl Server {
     }
 
     pub(crate) fn signal(&self, sig: &str) {
-        let st = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
+        let st = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
         assert!(st.success());
     }
 
@@ -201,7 +250,13 @@ impl Drop for Server {
 
 /// Runs `initra get-secret ARGS... NAME -o OUT` (or with `extra` replacing the output part).
 pub(crate) fn get_secret(args: &[String], extra: &[&str]) -> Output {
-    Command::new(INITRA).arg("get-secret").args(args).args(extra).env("NO_COLOR", "1").output().unwrap()
+    Command::new(INITRA)
+        .arg("get-secret")
+        .args(args)
+        .args(extra)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
 }
 
 pub(crate) fn stderr(o: &Output) -> String {
