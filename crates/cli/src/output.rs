@@ -26,10 +26,22 @@ pub(crate) fn init_logging(filter: &str, format: LogFormat) {
     };
 }
 
-/// Prints an error and its whole cause chain as `initra: error: ...` on stderr.
+/// Prints an error and its cause chain as `initra: error: a: b: c` on stderr. A cause whose text the
+/// message already contains (library errors often print their source inline) is not repeated.
 pub(crate) fn print_error(err: &anyhow::Error) {
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "initra: error: {err:#}");
+    let _ = writeln!(stderr, "initra: error: {message}");
 }
 
 /// Writes `text` to stdout; a closed pipe (e.g. `| head`) is not an error.

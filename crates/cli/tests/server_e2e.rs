@@ -186,7 +186,7 @@ fn simulated_evidence_refused_without_sim_root() {
 #[test]
 fn measured_server_identity_matches_initra_measure() {
     let f = Fixture::new();
-    // No --identity: the server measures its executable and its dynamic_config.json.
+    // No --identity: the server measures its executable (not its configuration, see docs/protocol.md).
     let mut args = f.server_args();
     let pos = args.iter().position(|a| a == "--identity").unwrap();
     args.drain(pos..pos + 2);
@@ -194,8 +194,6 @@ fn measured_server_identity_matches_initra_measure() {
     let m = Command::new(INITRA)
         .args(["measure", "--exe", INITRA, "--json", "--sim"])
         .arg(&f.sim)
-        .arg("--config")
-        .arg(f.path("dynamic_config.json"))
         .output()
         .unwrap();
     assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));

@@ -171,6 +171,11 @@ fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
         if let Some(ns) = namespace.as_mut() {
             ns.prepare(&image.mount)?;
         }
+        // The tree is extracted into this (empty) directory; inside the namespace it lives in memory.
+        std::fs::create_dir_all(&image.mount).map_err(|source| Error::Placement {
+            path: image.mount.clone(),
+            message: format!("cannot create the image mount point: {source}"),
+        })?;
         let image_err = |source| LaunchError::Image { path: image.path.clone(), source };
         let key_holder;
         let key = match image.kind {

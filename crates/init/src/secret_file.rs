@@ -14,12 +14,17 @@ pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         path: path.to_owned(),
         source,
     };
-    let parent = path.parent().ok_or_else(|| {
-        err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "path has no parent directory",
-        ))
-    })?;
+    // `Path::new("out.key").parent()` is `Some("")`: the current directory.
+    let parent = match path.parent() {
+        Some(p) if p.as_os_str().is_empty() => Path::new("."),
+        Some(p) => p,
+        None => {
+            return Err(err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "path has no parent directory",
+            )))
+        }
+    };
     if !parent.exists() {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -73,6 +78,18 @@ mod tests {
         assert_eq!(parent_mode, 0o700);
         let entries: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(entries.len(), 1, "temp file left behind");
+    }
+
+    #[test]
+    fn bare_relative_path_uses_the_current_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("initra-rel-{}.key", std::process::id());
+        let cwd = std::env::current_dir().unwrap();
+        std::env::set_current_dir(dir.path()).unwrap();
+        let result = write_secret_file(Path::new(&name), b"k");
+        std::env::set_current_dir(cwd).unwrap();
+        result.unwrap();
+        assert_eq!(std::fs::read(dir.path().join(&name)).unwrap(), b"k");
     }
 
     #[test]

@@ -43,8 +43,11 @@ pub enum ServerIdentity {
     Sim {
         /// The simulated platform directory (`initra sim init`).
         dir: PathBuf,
-        /// The enclave identity JSON (`--identity FILE`); `None` measures the running executable and the
-        /// server's configuration files (ra-config, secrets, policy), like `initra measure`.
+        /// The enclave identity JSON (`--identity FILE`); `None` measures the running executable, like
+        /// `initra measure --exe`. Configuration files are not measured: the verify config names the
+        /// clients, whose own measurement covers a configuration naming this server, so measuring it here
+        /// would make the two identities depend on each other (and every client roll-out would change the
+        /// server's identity).
         identity: Option<PathBuf>,
     },
     /// A conventional certificate chain and key, PEM (`--tls-cert`, `--tls-key`): for a server outside a TEE.
@@ -100,12 +103,6 @@ impl ServerConfig {
         &self.addr
     }
 
-    /// The configuration files whose content the simulated server measurement covers, in order.
-    pub(crate) fn measured_files(&self) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = self.ra_config.iter().cloned().collect();
-        files.extend(self.policy.iter().cloned());
-        files
-    }
 }
 
 /// Builder of [`ServerConfig`].

@@ -488,14 +488,179 @@ async fn reflection_lists_every_service() {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
     };
-    let mut stream = client.server_reflection_info(tokio_stream::iter([req])).await.unwrap().into_inner();
+    let mut stream = client
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .unwrap()
+        .into_inner();
     let resp = stream.message().await.unwrap().unwrap();
     let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
         panic!("unexpected reflection response: {resp:?}");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for want in ["ratls.GrSecret", "initra.v1.Secrets", "grpc.health.v1.Health"] {
-        assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
+    for want in [
+        "ratls.GrSecret",
+        "initra.v1.Secrets",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing from {names:?}"
+        );
     }
     server.shutdown().await;
+}
+
+/// `initra_client` against this server's transport: initra's service, then an Occlum-only server
+/// (no `initra.v1.Secrets`) where the client falls back to `ratls.GrSecret` and decodes the quoted form.
+mod client {
+    use initra_client::{
+        ClientConfig, ClientIdentity, Error, RetryPolicy, SecretClient, ServerTrust,
+    };
+    use initra_proto::ratls::gr_secret_server::GrSecretServer;
+    use tokio::sync::{mpsc, watch, Semaphore};
+    use tokio_rustls::TlsAcceptor;
+    use tokio_stream::wrappers::ReceiverStream;
+
+    use super::*;
+    use crate::accept::Acceptor;
+    use crate::service::SecretService;
+    use crate::state::Shared;
+
+    fn config(addr: SocketAddr, cn: &str) -> ClientConfig {
+        let (cert, key) = self_signed(cn);
+        ClientConfig {
+            server: addr.to_string(),
+            identity: ClientIdentity::from_chain(vec![cert], key),
+            server_trust: ServerTrust::Custom(Arc::new(AnyCert(provider()))),
+            connect_timeout: Duration::from_secs(5),
+            deadline: Duration::from_secs(10),
+            retry: RetryPolicy::none(),
+        }
+    }
+
+    /// A server speaking only Occlum's service.
+    async fn occlum_only() -> SocketAddr {
+        let (cert, key) = self_signed("server");
+        let mut tls = rustls::ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_client_cert_verifier(Arc::new(AnyCert(provider())))
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        tls.alpn_protocols = vec![b"h2".to_vec()];
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let secrets = SecretStore::from_bytes([
+            ("cert", b"test sample certificates\n".to_vec()),
+            ("bin", vec![0, 1]),
+        ]);
+        let shared = Arc::new(Shared::new(State {
+            secrets,
+            gate: CnGate,
+        }));
+        let acceptor = Acceptor {
+            listener,
+            tls: TlsAcceptor::from(Arc::new(tls)),
+            shared: Arc::clone(&shared),
+            handshake_timeout: Duration::from_secs(5),
+            connections: Arc::new(Semaphore::new(16)),
+            verifications: Arc::new(Semaphore::new(2)),
+        };
+        let (tx, rx) = mpsc::channel(8);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            let _keep = _stop_tx;
+            acceptor.run(tx, stop_rx).await
+        });
+        let service = GrSecretServer::new(SecretService::new(shared));
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(ReceiverStream::new(rx)),
+        );
+        addr
+    }
+
+    #[tokio::test]
+    async fn fetches_several_secrets_in_one_call() {
+        let server = TestServer::start(Limits::default()).await;
+        let mut c = SecretClient::connect(config(server.addr, "good"))
+            .await
+            .unwrap();
+        let got = c.get_secrets(&["cert", "cert"]).await.unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, "cert");
+        assert_eq!(got[1].1.as_slice(), b"test sample certificates\n");
+        match c.get_secrets(&["cert", "nope"]).await {
+            Err(Error::NotFound { name }) => assert_eq!(name, "nope"),
+            other => panic!("{:?}", other.map(|v| v.len())),
+        }
+        match c.get_secrets(&["restricted"]).await {
+            Err(e @ Error::ClientRejected { .. }) => {
+                assert!(e.to_string().contains("\"restricted\""), "{e}")
+            }
+            other => panic!("{:?}", other.map(|v| v.len())),
+        }
+        let who = c.who_am_i().await.unwrap();
+        assert!(who.accepted);
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn rejected_client_is_a_rejection_not_a_connection_failure() {
+        let server = TestServer::start(Limits::default()).await;
+        let err = initra_client::fetch_secrets(config(server.addr, "bad"), &["cert"])
+            .await
+            .err()
+            .unwrap();
+        assert!(err.is_rejection(), "{err}");
+        assert!(
+            err.to_string().contains("isv_svn: 0 < required 88"),
+            "{err}"
+        );
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn falls_back_to_occlum_service_and_decodes_quoted_replies() {
+        let addr = occlum_only().await;
+        let got = initra_client::fetch_secrets(config(addr, "good"), &["cert", "bin"])
+            .await
+            .unwrap();
+        assert_eq!(got[0].1.as_slice(), b"test sample certificates\n");
+        assert_eq!(got[1].1.as_slice(), &[0, 1]);
+        let err = initra_client::fetch_secrets(config(addr, "good"), &["nope"])
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(err, Error::NotFound { ref name } if name == "nope"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn unreachable_after_retries_within_deadline() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener); // nothing listens there now
+        let mut cfg = config(addr, "good");
+        cfg.retry = RetryPolicy {
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(20),
+            max_attempts: 3,
+        };
+        let start = std::time::Instant::now();
+        match initra_client::fetch_secrets(cfg, &["cert"]).await {
+            Err(Error::Unreachable {
+                attempts, addr: a, ..
+            }) => {
+                assert_eq!(attempts, 3);
+                assert_eq!(a, addr.to_string());
+            }
+            other => panic!("{:?}", other.map(|v| v.len())),
+        }
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
 }

@@ -57,6 +57,15 @@ pub enum Error {
         /// What is wrong, naming the field (and entry index).
         reason: String,
     },
+    /// An SEV-SNP report is invalid: certificate chain, validity, signature, or a disagreement
+    /// between the report and its VCEK (reported TCB, chip id, product).
+    #[error("SNP {check}: {reason}")]
+    Snp {
+        /// Which check failed (`chain`, `signature`, `reported_tcb`, `product`, ...).
+        check: &'static str,
+        /// What was expected and found.
+        reason: String,
+    },
     /// A trust root certificate could not be parsed.
     #[error("trust root: {reason}")]
     TrustRoot {

@@ -1,4 +1,5 @@
-//! Quote verification against collateral and the fail-closed initra policy.
+//! Quote verification against collateral and the fail-closed initra policy; SEV-SNP report
+//! verification against AMD's certificate chain ([`snp`]).
 //!
 //! [`Verifier::verify`] parses a quote, picks the trust root its PCK chain ends in, verifies it
 //! cryptographically with `dcap-qvl` against collateral, then applies the [`Policy`]
@@ -20,6 +21,7 @@ mod collateral;
 mod error;
 pub mod policy;
 mod roots;
+pub mod snp;
 mod verdict;
 mod verifier;
 
@@ -27,8 +29,10 @@ pub use claims::{Claims, SgxClaims, TdxClaims};
 pub use collateral::{quote_fmspc, Collateral, CollateralSource, StaticCollateral};
 pub use error::Error;
 pub use policy::{
-    AccessDenied, Identities, IdentityRule, Policy, SgxIdentity, TcbStatus, TdxIdentity,
+    AccessDenied, Identities, IdentityRule, Policy, SgxIdentity, SnpIdentity, TcbStatus,
+    TdxIdentity,
 };
+pub use snp::{SnpClaims, SnpCollateral, SnpProduct, SnpRoots, SnpVerdict, SnpVerifier};
 pub use roots::{RootKind, TrustRoot, TrustRoots, INTEL_SGX_ROOT_CA_DER};
 pub use verdict::{Decision, RejectionKind, Verdict};
 pub use verifier::Verifier;

@@ -1,4 +1,5 @@
-//! `initra quote`: inspect and verify SGX / TDX quotes (JSON schema: docs/cli-json.md).
+//! `initra quote`: inspect and verify SGX / TDX quotes and SEV-SNP reports (JSON schema:
+//! docs/cli-json.md). The kind of evidence is detected from its content.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,7 +9,11 @@ use std::time::SystemTime;
 use anyhow::Context;
 use initra_evidence::input::decode_evidence;
 use initra_evidence::quote::{Quote, QuoteBody};
-use initra_verify::{Policy, StaticCollateral, TcbStatus, TrustRoots, Verifier};
+use initra_evidence::snp::{looks_like_snp_report, SnpReport};
+use initra_verify::{
+    Policy, SnpCollateral, SnpProduct, SnpRoots, SnpVerifier, StaticCollateral, TcbStatus,
+    TrustRoots, Verifier,
+};
 use serde_json::{json, Value};
 
 use crate::output::print_stdout;
@@ -16,9 +21,11 @@ use crate::output::print_stdout;
 /// `initra quote ...`
 #[derive(clap::Subcommand)]
 pub(crate) enum QuoteCmd {
-    /// Print every field of an SGX or TDX quote (binary, or hex with or without 0x).
+    /// Print every field of an SGX / TDX quote or an SEV-SNP report (binary, or hex with or
+    /// without 0x).
     Inspect(InspectArgs),
-    /// Verify a quote against collateral and decide with a policy.
+    /// Verify a quote (against --collateral) or an SEV-SNP report (against --vcek and --chain)
+    /// and decide with a policy.
     ///
     /// Exit status: 0 accepted, 1 rejected by policy, 2 invalid evidence / collateral or error.
     Verify(VerifyArgs),
@@ -37,11 +44,22 @@ pub(crate) struct InspectArgs {
 /// `initra quote verify`
 #[derive(clap::Args)]
 pub(crate) struct VerifyArgs {
-    /// The quote file (binary, or hex with or without 0x).
+    /// The quote or SEV-SNP report file (binary, or hex with or without 0x).
     file: PathBuf,
-    /// Collateral in dcap-qvl's JSON layout; repeat to load several (chosen by TEE type + FMSPC).
-    #[arg(long, required = true)]
+    /// SGX / TDX: collateral in dcap-qvl's JSON layout; repeat to load several (chosen by TEE type
+    /// + FMSPC). Required for quotes.
+    #[arg(long)]
     collateral: Vec<PathBuf>,
+    /// SEV-SNP: the VCEK or VLEK certificate (DER or PEM). Required for SNP reports.
+    #[arg(long, value_name = "FILE")]
+    vcek: Option<PathBuf>,
+    /// SEV-SNP: the ASK (or ASVK) and ARK certificates (PEM, as AMD's KDS serves cert_chain).
+    /// The ARK must be AMD's for the product. Required for SNP reports.
+    #[arg(long, value_name = "FILE")]
+    chain: Option<PathBuf>,
+    /// SEV-SNP: the expected product (default: the VCEK's productName).
+    #[arg(long, value_name = "milan|genoa|turin")]
+    product: Option<String>,
     /// Trust this root CA certificate (DER or PEM) instead of Intel's; repeatable. A root whose
     /// subject says SIMULATED marks results `simulated`.
     #[arg(long)]
@@ -71,14 +89,30 @@ pub(crate) fn run(cmd: QuoteCmd) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn read_quote(path: &Path) -> anyhow::Result<Quote> {
+/// The evidence in a file: a DCAP quote or an SEV-SNP report, told apart by content.
+enum Evidence {
+    Quote(Quote),
+    Snp(SnpReport),
+}
+
+fn read_evidence(path: &Path) -> anyhow::Result<Evidence> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let raw = decode_evidence(&bytes).with_context(|| format!("{}", path.display()))?;
-    Quote::parse(&raw).with_context(|| format!("{}: not a valid quote", path.display()))
+    if looks_like_snp_report(&raw) {
+        let report = SnpReport::parse(&raw)
+            .with_context(|| format!("{}: not a valid SEV-SNP report", path.display()))?;
+        return Ok(Evidence::Snp(report));
+    }
+    Quote::parse(&raw)
+        .map(Evidence::Quote)
+        .with_context(|| format!("{}: not a valid quote", path.display()))
 }
 
 fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
-    let quote = read_quote(&args.file)?;
+    let quote = match read_evidence(&args.file)? {
+        Evidence::Quote(q) => q,
+        Evidence::Snp(report) => return inspect_snp(&report, args.json),
+    };
     let mut value = serde_json::to_value(&quote)?;
     if let Value::Object(map) = &mut value {
         map.insert("version".into(), json!(quote.version()));
@@ -142,6 +176,37 @@ fn render_inspect(quote: &Quote, value: &Value) -> String {
     out
 }
 
+fn inspect_snp(report: &SnpReport, as_json: bool) -> anyhow::Result<ExitCode> {
+    let mut value = json!({ "tee": "snp", "report_len": report.raw().len() });
+    if let (Value::Object(map), Value::Object(fields)) = (&mut value, serde_json::to_value(report)?)
+    {
+        map.extend(fields);
+        map.insert("policy".into(), json!(format!("{:#x}", report.policy)));
+        map.insert(
+            "platform_info".into(),
+            json!(format!("{:#x}", report.platform_info)),
+        );
+        map.insert("debug".into(), json!(report.is_debug()));
+    }
+    let text = if as_json {
+        format!("{}\n", serde_json::to_string_pretty(&value)?)
+    } else {
+        let mut out = String::new();
+        if let Value::Object(map) = &value {
+            for (k, v) in map {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                out.push_str(&format!("{k:<24} {v}\n"));
+            }
+        }
+        out
+    };
+    print_stdout(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Why verification could not even reach a policy decision (exit 2).
 struct Invalid(anyhow::Error);
 
@@ -176,6 +241,24 @@ fn verify_inner(args: &VerifyArgs) -> Result<(Value, bool), Invalid> {
         Some(at) => parse_time(at).map_err(invalid)?,
     };
     let policy = build_policy(args).map_err(invalid)?;
+    let quote = match read_evidence(&args.file).map_err(invalid)? {
+        Evidence::Snp(report) => return verify_snp(args, &report, policy, now),
+        Evidence::Quote(q) => q,
+    };
+    if args.vcek.is_some() || args.chain.is_some() || args.product.is_some() {
+        return Err(invalid(anyhow::anyhow!(
+            "{}: --vcek, --chain and --product are for SEV-SNP reports; this is a {} quote (use --collateral)",
+            args.file.display(),
+            quote.tee()
+        )));
+    }
+    if args.collateral.is_empty() {
+        return Err(invalid(anyhow::anyhow!(
+            "{}: --collateral is required to verify a {} quote",
+            args.file.display(),
+            quote.tee()
+        )));
+    }
     let roots = if args.root.is_empty() {
         TrustRoots::intel()
     } else {
@@ -189,11 +272,43 @@ fn verify_inner(args: &VerifyArgs) -> Result<(Value, bool), Invalid> {
     };
     let collateral =
         StaticCollateral::from_files(&args.collateral).map_err(|e| invalid(e.into()))?;
-    let quote = read_quote(&args.file).map_err(invalid)?;
     let verifier = Verifier::new(roots, Arc::new(collateral), Arc::new(policy));
     let verdict = verifier
         .verify_quote(&quote, now)
         .with_context(|| format!("{}", args.file.display()))
+        .map_err(invalid)?;
+    Ok((verdict.to_json(), verdict.is_accepted()))
+}
+
+/// SEV-SNP: the VCEK and chain from files, AMD's pinned ARKs, the same policy file.
+fn verify_snp(
+    args: &VerifyArgs,
+    report: &SnpReport,
+    policy: Policy,
+    now: SystemTime,
+) -> Result<(Value, bool), Invalid> {
+    let invalid = |e: anyhow::Error| Invalid(e);
+    let file = args.file.display();
+    if !args.collateral.is_empty() || !args.root.is_empty() {
+        return Err(invalid(anyhow::anyhow!(
+            "{file}: --collateral and --root are for SGX / TDX quotes; this is an SEV-SNP report (use --vcek and --chain)"
+        )));
+    }
+    let (Some(vcek), Some(chain)) = (&args.vcek, &args.chain) else {
+        return Err(invalid(anyhow::anyhow!(
+            "{file}: an SEV-SNP report needs --vcek FILE and --chain FILE (ASK + ARK)"
+        )));
+    };
+    let product = args
+        .product
+        .as_deref()
+        .map(str::parse::<SnpProduct>)
+        .transpose()
+        .map_err(|e| invalid(anyhow::anyhow!("--product: {e}")))?;
+    let collateral = SnpCollateral::from_files(vcek, chain).map_err(|e| invalid(e.into()))?;
+    let verdict = SnpVerifier::new(SnpRoots::amd(), Arc::new(policy))
+        .verify_report(report, &collateral, product, now)
+        .with_context(|| format!("{file}"))
         .map_err(invalid)?;
     Ok((verdict.to_json(), verdict.is_accepted()))
 }

@@ -123,7 +123,7 @@ pub(crate) fn run(args: GetSecretArgs) -> anyhow::Result<ExitCode> {
                 .and_then(|()| out.flush())
                 .context("writing the secret to stdout")?;
         }
-        (Some(path), false) => initra_init::secret_file::write_secret_file(&with_dir(path), &bytes)
+        (Some(path), false) => initra_init::secret_file::write_secret_file(path, &bytes)
             .with_context(|| format!("writing secret {name:?}"))?,
         (None, false) => anyhow::bail!("no output"),
     }
@@ -157,7 +157,7 @@ fn client_identity(args: &GetSecretArgs) -> anyhow::Result<ClientIdentity> {
     if let (Some(cert), Some(key)) = (&args.export_cert, &args.export_key) {
         std::fs::write(cert, ra.cert_der().as_ref())
             .with_context(|| format!("writing {}", cert.display()))?;
-        initra_init::secret_file::write_secret_file(&with_dir(key), ra.key_der())
+        initra_init::secret_file::write_secret_file(key, ra.key_der())
             .with_context(|| format!("writing {}", key.display()))?;
     }
     Ok(ClientIdentity::from_chain(
@@ -202,12 +202,4 @@ fn server_trust(args: &GetSecretArgs) -> anyhow::Result<ServerTrust> {
         Arc::new(collateral),
         Arc::new(policy),
     ))))
-}
-
-/// `out.key` -> `./out.key`: the atomic writer needs a parent directory to create its temp file in.
-fn with_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => path.to_path_buf(),
-        _ => Path::new(".").join(path),
-    }
 }

@@ -29,8 +29,8 @@ pub(crate) struct ServerArgs {
     /// Attest the server on the simulated platform in DIR (`initra sim init`).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["tls_cert", "tls_key"])]
     sim: Option<PathBuf>,
-    /// The server's enclave identity JSON (with --sim); default: measured from this executable and the
-    /// --ra-config / --policy files.
+    /// The server's enclave identity JSON (with --sim); default: measured from this executable
+    /// (`initra measure --exe $(which initra) --sim DIR` prints it).
     #[arg(long, value_name = "FILE", requires = "sim")]
     identity: Option<PathBuf>,
     /// Conventional certificate chain (PEM) instead of RA-TLS, for a server outside a TEE.

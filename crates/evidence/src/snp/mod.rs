@@ -9,7 +9,9 @@ mod tcb;
 
 use serde::Serialize;
 
-pub use certs::{CertTable, CertTableEntry, GUID_ARK, GUID_ASK, GUID_VCEK, GUID_VLEK};
+pub use certs::{
+    CertTable, CertTableEntry, GUID_ARK, GUID_ASK, GUID_VCEK, GUID_VLEK, MAX_ENTRIES as MAX_CERT_TABLE_ENTRIES,
+};
 pub use tcb::{TcbLayout, TcbParts, TcbVersion};
 
 use crate::codec::Reader;

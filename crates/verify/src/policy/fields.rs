@@ -81,6 +81,39 @@ impl<'a> Fields<'a> {
         }
     }
 
+    pub(crate) fn u32(&mut self, key: &'a str) -> Result<Option<u32>, String> {
+        let path = self.path(key);
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => value_u64(v)
+                .and_then(|n| u32::try_from(n).ok())
+                .map(Some)
+                .ok_or_else(|| format!("{path}: expected an integer 0..=4294967295, got {v}")),
+        }
+    }
+
+    pub(crate) fn u8(&mut self, key: &'a str) -> Result<Option<u8>, String> {
+        let path = self.path(key);
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => value_u64(v)
+                .and_then(|n| u8::try_from(n).ok())
+                .map(Some)
+                .ok_or_else(|| format!("{path}: expected an integer 0..=255, got {v}")),
+        }
+    }
+
+    /// A u64 given as a JSON number or a string, decimal or `0x` hex (policy bit masks).
+    pub(crate) fn u64(&mut self, key: &'a str) -> Result<Option<u64>, String> {
+        let path = self.path(key);
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => value_u64(v).map(Some).ok_or_else(|| {
+                format!("{path}: expected an integer (number, or string \"0x..\"), got {v}")
+            }),
+        }
+    }
+
     pub(crate) fn bool(&mut self, key: &'a str) -> Result<Option<bool>, String> {
         match self.get(key) {
             None => Ok(None),
@@ -150,6 +183,21 @@ pub(crate) fn value_u16(v: &Value) -> Result<u16, String> {
     };
     n.and_then(|n| u16::try_from(n).ok())
         .ok_or_else(|| format!("expected an integer 0..=65535, got {v}"))
+}
+
+/// A u64 from a JSON number, or a decimal / `0x` hex string.
+pub(crate) fn value_u64(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => {
+            let s = s.trim();
+            match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+                Some(h) => u64::from_str_radix(h, 16).ok(),
+                None => s.parse().ok(),
+            }
+        }
+        _ => None,
+    }
 }
 
 pub(crate) fn kind(v: &Value) -> &'static str {

@@ -2,10 +2,12 @@
 
 use core::fmt;
 
-use initra_evidence::{Measurement, Measurement48, TdAttributes, Tee, Xfam};
+use initra_evidence::snp::TcbParts;
+use initra_evidence::{GuestId16, HostData, Measurement, Measurement48, TdAttributes, Xfam};
 use serde::Serialize;
 
 use crate::claims::{Claims, SgxClaims, TdxClaims};
+use crate::snp::SnpClaims;
 
 /// An SGX identity; `None` fields are not checked.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -52,6 +54,35 @@ pub struct TdxIdentity {
     pub mr_servicetd: Option<Measurement48>,
 }
 
+/// An SEV-SNP guest identity; `None` fields are not checked (`docs/policy.md` §2).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SnpIdentity {
+    /// Required launch measurement.
+    pub measurement: Option<Measurement48>,
+    /// Required HOST_DATA.
+    pub host_data: Option<HostData>,
+    /// Required ID key digest.
+    pub id_key_digest: Option<Measurement48>,
+    /// Required author key digest.
+    pub author_key_digest: Option<Measurement48>,
+    /// Required family ID.
+    pub family_id: Option<GuestId16>,
+    /// Required image ID.
+    pub image_id: Option<GuestId16>,
+    /// Minimum guest SVN.
+    pub min_guest_svn: Option<u32>,
+    /// Required VMPL.
+    pub vmpl: Option<u32>,
+    /// Required guest policy (exact).
+    pub policy: Option<u64>,
+    /// Guest policy bits that must be clear (e.g. `0x40000`: no migration agent).
+    pub policy_clear: Option<u64>,
+    /// Guest policy bits that must be set (e.g. `0x100000`: single socket).
+    pub policy_set: Option<u64>,
+    /// Minimum reported TCB, component-wise.
+    pub min_reported_tcb: Option<TcbParts>,
+}
+
 /// One accepted identity.
 // Plain variants keep matching simple for callers; values are few and short-lived.
 #[allow(clippy::large_enum_variant)]
@@ -62,6 +93,33 @@ pub enum IdentityRule {
     Sgx(SgxIdentity),
     /// A TDX TD.
     Tdx(TdxIdentity),
+    /// An SEV-SNP guest.
+    Snp(SnpIdentity),
+}
+
+/// What identity rules are matched against: the claims of a DCAP quote or of an SNP report.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Subject<'a> {
+    /// SGX / TDX.
+    Dcap(&'a Claims),
+    /// SEV-SNP.
+    Snp(&'a SnpClaims),
+}
+
+impl Subject<'_> {
+    pub(crate) fn tee(&self) -> &'static str {
+        match self {
+            Subject::Dcap(c) => c.tee().as_str(),
+            Subject::Snp(_) => "snp",
+        }
+    }
+
+    pub(crate) fn debug(&self) -> bool {
+        match self {
+            Subject::Dcap(c) => c.debug(),
+            Subject::Snp(c) => c.debug,
+        }
+    }
 }
 
 /// One field that did not match.
@@ -79,6 +137,8 @@ pub(crate) enum Mismatch {
         actual: u64,
         required: u64,
     },
+    /// Free-form (policy bits, TCB components).
+    Other(String),
 }
 
 impl fmt::Display for Mismatch {
@@ -94,6 +154,7 @@ impl fmt::Display for Mismatch {
                 actual,
                 required,
             } => write!(f, "{field} {actual} < required {required}"),
+            Mismatch::Other(text) => f.write_str(text),
         }
     }
 }
@@ -116,11 +177,12 @@ fn eq<T: PartialEq + fmt::Display>(
 }
 
 impl IdentityRule {
-    /// The TEE this rule is for.
-    pub fn tee(&self) -> Tee {
+    /// The TEE this rule is for: `"sgx"`, `"tdx"` or `"snp"`.
+    pub fn tee(&self) -> &'static str {
         match self {
-            IdentityRule::Sgx(_) => Tee::Sgx,
-            IdentityRule::Tdx(_) => Tee::Tdx,
+            IdentityRule::Sgx(_) => "sgx",
+            IdentityRule::Tdx(_) => "tdx",
+            IdentityRule::Snp(_) => "snp",
         }
     }
 
@@ -135,24 +197,34 @@ impl IdentityRule {
         )
     }
 
-    /// Every field of `claims` that does not satisfy this rule (empty = match).
-    pub(crate) fn mismatches(&self, claims: &Claims) -> Vec<Mismatch> {
+    /// Every field of `subject` that does not satisfy this rule (empty = match).
+    pub(crate) fn mismatches(&self, subject: Subject<'_>) -> Vec<Mismatch> {
         let mut out = Vec::new();
-        match (self, claims) {
-            (IdentityRule::Sgx(rule), Claims::Sgx(c)) => sgx_mismatches(rule, c, &mut out),
-            (IdentityRule::Tdx(rule), Claims::Tdx(c)) => tdx_mismatches(rule, c, &mut out),
+        match (self, subject) {
+            (IdentityRule::Sgx(rule), Subject::Dcap(Claims::Sgx(c))) => {
+                sgx_mismatches(rule, c, &mut out)
+            }
+            (IdentityRule::Tdx(rule), Subject::Dcap(Claims::Tdx(c))) => {
+                tdx_mismatches(rule, c, &mut out)
+            }
+            (IdentityRule::Snp(rule), Subject::Snp(c)) => snp_mismatches(rule, c, &mut out),
             _ => out.push(Mismatch::Differs {
                 field: "tee",
-                expected: self.tee().to_string(),
-                actual: claims.tee().to_string(),
+                expected: self.tee().to_owned(),
+                actual: subject.tee().to_owned(),
             }),
         }
         out
     }
 
-    /// Whether `claims` satisfy this rule.
+    /// Whether `claims` (SGX / TDX) satisfy this rule.
     pub fn matches(&self, claims: &Claims) -> bool {
-        self.mismatches(claims).is_empty()
+        self.mismatches(Subject::Dcap(claims)).is_empty()
+    }
+
+    /// Whether SNP `claims` satisfy this rule.
+    pub fn matches_snp(&self, claims: &SnpClaims) -> bool {
+        self.mismatches(Subject::Snp(claims)).is_empty()
     }
 }
 
@@ -223,11 +295,72 @@ fn tdx_mismatches(rule: &TdxIdentity, c: &TdxClaims, out: &mut Vec<Mismatch>) {
     }
 }
 
+fn snp_mismatches(rule: &SnpIdentity, c: &SnpClaims, out: &mut Vec<Mismatch>) {
+    eq(out, "measurement", rule.measurement.as_ref(), &c.measurement);
+    eq(out, "host_data", rule.host_data.as_ref(), &c.host_data);
+    eq(
+        out,
+        "id_key_digest",
+        rule.id_key_digest.as_ref(),
+        &c.id_key_digest,
+    );
+    eq(
+        out,
+        "author_key_digest",
+        rule.author_key_digest.as_ref(),
+        &c.author_key_digest,
+    );
+    eq(out, "family_id", rule.family_id.as_ref(), &c.family_id);
+    eq(out, "image_id", rule.image_id.as_ref(), &c.image_id);
+    if let Some(min) = rule.min_guest_svn {
+        if c.guest_svn < min {
+            out.push(Mismatch::Below {
+                field: "guest_svn",
+                actual: u64::from(c.guest_svn),
+                required: u64::from(min),
+            });
+        }
+    }
+    eq(out, "vmpl", rule.vmpl.as_ref(), &c.vmpl);
+    if let Some(want) = rule.policy {
+        if want != c.policy {
+            out.push(Mismatch::Differs {
+                field: "policy",
+                expected: format!("{want:#x}"),
+                actual: format!("{:#x}", c.policy),
+            });
+        }
+    }
+    if let Some(clear) = rule.policy_clear {
+        let bad = c.policy & clear;
+        if bad != 0 {
+            out.push(Mismatch::Other(format!(
+                "policy {:#x}: bits {bad:#x} set, policy_clear requires {clear:#x} clear",
+                c.policy
+            )));
+        }
+    }
+    if let Some(set) = rule.policy_set {
+        let missing = set & !c.policy;
+        if missing != 0 {
+            out.push(Mismatch::Other(format!(
+                "policy {:#x}: bits {missing:#x} clear, policy_set requires {set:#x} set",
+                c.policy
+            )));
+        }
+    }
+    if let Some(min) = &rule.min_reported_tcb {
+        if let Some(below) = c.reported_tcb_parts.first_below(min) {
+            out.push(Mismatch::Other(format!("reported_tcb {below}")));
+        }
+    }
+}
+
 /// Finds a rule that matches; otherwise describes the closest one (fewest mismatches):
 /// `sgx_mrs[0]: mr_enclave expected .. got ..; isv_svn 0 < required 88`.
 pub(crate) fn match_rules<'r>(
     rules: &'r [IdentityRule],
-    claims: &Claims,
+    claims: Subject<'_>,
     label: &str,
 ) -> Result<&'r IdentityRule, String> {
     // An entry for the other TEE is the least close of all.

@@ -1,6 +1,6 @@
 //! The fail-closed policy evaluated after cryptographic verification (`docs/policy.md`).
 //!
-//! Order: collateral age → TCB status → debug → identity. Anything not explicitly allowed is a
+//! Order: collateral age → TCB status → debug → identity (SEV-SNP: debug → identity). Anything not explicitly allowed is a
 //! rejection whose reason names the field, the expected and the actual value.
 
 mod fields;
@@ -13,10 +13,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-pub use identity::{IdentityRule, SgxIdentity, TdxIdentity};
+pub use identity::{IdentityRule, SgxIdentity, SnpIdentity, TdxIdentity};
+
+use identity::Subject;
 pub use tcb::TcbStatus;
 
 use crate::claims::Claims;
+use crate::snp::SnpClaims;
 use crate::verdict::{Decision, RejectionKind};
 use crate::Error;
 
@@ -165,11 +168,22 @@ impl Policy {
         if let Some(d) = self.check_tcb(status, advisory_ids) {
             return d;
         }
-        if let Some(d) = self.check_debug(claims) {
+        self.check_debug_and_identity(Subject::Dcap(claims))
+    }
+
+    /// Decides on a cryptographically verified SEV-SNP report: debug (guest policy bit 19) →
+    /// identity. TCB statuses do not apply (the reported TCB is bound to the VCEK during
+    /// verification; identities may require a `min_reported_tcb`).
+    pub fn evaluate_snp(&self, claims: &SnpClaims) -> Decision {
+        self.check_debug_and_identity(Subject::Snp(claims))
+    }
+
+    fn check_debug_and_identity(&self, subject: Subject<'_>) -> Decision {
+        if let Some(d) = self.check_debug(subject) {
             return d;
         }
         if let Identities::OneOf { label, rules } = &self.identities {
-            if let Err(reason) = identity::match_rules(rules, claims, label) {
+            if let Err(reason) = identity::match_rules(rules, subject, label) {
                 return Decision::rejected(RejectionKind::Identity, reason);
             }
         }
@@ -232,20 +246,24 @@ impl Policy {
         None
     }
 
-    fn check_debug(&self, claims: &Claims) -> Option<Decision> {
-        if !claims.debug() || self.allow_debug {
+    fn check_debug(&self, subject: Subject<'_>) -> Option<Decision> {
+        if !subject.debug() || self.allow_debug {
             return None;
         }
         // Occlum: an entry with verify_enclave_debuggable on and debuggable true that matches
         // in full accepts a debug enclave.
         if let Identities::OneOf { rules, .. } = &self.identities {
-            if rules.iter().any(|r| r.permits_debug() && r.matches(claims)) {
+            if rules
+                .iter()
+                .any(|r| r.permits_debug() && r.mismatches(subject).is_empty())
+            {
                 return None;
             }
         }
-        let field = match claims {
-            Claims::Sgx(_) => "debug (attributes.flags bit 1)",
-            Claims::Tdx(_) => "debug (td_attributes bit 0)",
+        let field = match subject {
+            Subject::Dcap(Claims::Sgx(_)) => "debug (attributes.flags bit 1)",
+            Subject::Dcap(Claims::Tdx(_)) => "debug (td_attributes bit 0)",
+            Subject::Snp(_) => "debug (guest policy bit 19)",
         };
         Some(Decision::rejected(
             RejectionKind::Debug,
@@ -256,6 +274,15 @@ impl Policy {
     /// Per-secret access control: allowed when no `secrets` rule exists at all; otherwise the
     /// secret needs a rule and one of its identities must match (deny by default).
     pub fn secret_access(&self, name: &str, claims: &Claims) -> Result<(), AccessDenied> {
+        self.secret_access_for(name, Subject::Dcap(claims))
+    }
+
+    /// [`Policy::secret_access`] for an SEV-SNP peer.
+    pub fn secret_access_snp(&self, name: &str, claims: &SnpClaims) -> Result<(), AccessDenied> {
+        self.secret_access_for(name, Subject::Snp(claims))
+    }
+
+    fn secret_access_for(&self, name: &str, claims: Subject<'_>) -> Result<(), AccessDenied> {
         if self.secrets.is_empty() {
             return Ok(());
         }

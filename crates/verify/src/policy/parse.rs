@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::fields::{kind, Fields};
-use super::{Identities, IdentityRule, Policy, SgxIdentity, TcbStatus, TdxIdentity};
+use initra_evidence::snp::TcbParts;
+
+use super::{Identities, IdentityRule, Policy, SgxIdentity, SnpIdentity, TcbStatus, TdxIdentity};
 
 /// Parses the JSON text of an initra policy.
 pub(crate) fn initra_policy(text: &str) -> Result<Policy, String> {
@@ -147,12 +149,29 @@ fn rule(v: &Value, path: &str) -> Result<IdentityRule, String> {
             xfam: f.hex("xfam")?,
             mr_servicetd: f.hex("mr_servicetd")?,
         }),
+        Some("snp") => IdentityRule::Snp(SnpIdentity {
+            measurement: f.hex("measurement")?,
+            host_data: f.hex("host_data")?,
+            id_key_digest: f.hex("id_key_digest")?,
+            author_key_digest: f.hex("author_key_digest")?,
+            family_id: f.hex("family_id")?,
+            image_id: f.hex("image_id")?,
+            min_guest_svn: f.u32("min_guest_svn")?,
+            vmpl: f.u32("vmpl")?,
+            policy: f.u64("policy")?,
+            policy_clear: f.u64("policy_clear")?,
+            policy_set: f.u64("policy_set")?,
+            min_reported_tcb: match f.get("min_reported_tcb") {
+                None => None,
+                Some(v) => Some(tcb_parts(v, &f.path("min_reported_tcb"))?),
+            },
+        }),
         Some(other) => {
             return Err(format!(
-                "{path}.tee: expected \"sgx\" or \"tdx\", got {other:?}"
+                "{path}.tee: expected \"sgx\", \"tdx\" or \"snp\", got {other:?}"
             ))
         }
-        None => return Err(format!("{path}.tee: missing (\"sgx\" or \"tdx\")")),
+        None => return Err(format!("{path}.tee: missing (\"sgx\", \"tdx\" or \"snp\")")),
     };
     if f.has("isv_svn") {
         return Err(format!(
@@ -162,10 +181,30 @@ fn rule(v: &Value, path: &str) -> Result<IdentityRule, String> {
     f.finish()?;
     if rule == IdentityRule::Sgx(SgxIdentity::default())
         || rule == IdentityRule::Tdx(TdxIdentity::default())
+        || rule == IdentityRule::Snp(SnpIdentity::default())
     {
         return Err(format!(
             "{path}: no field to check (an identity must constrain something; use \"identities\": \"any\")"
         ));
     }
     Ok(rule)
+}
+
+/// `{"bootloader": 3, "tee": 0, "snp": 8, "microcode": 115}` (+ `"fmc"` on Turin); every
+/// component but `fmc` is required.
+fn tcb_parts(v: &Value, path: &str) -> Result<TcbParts, String> {
+    let mut f = Fields::new(v, path)?;
+    let need = |f: &mut Fields<'_>, key: &'static str| -> Result<u8, String> {
+        f.u8(key)?
+            .ok_or_else(|| format!("{}: missing (0..=255)", f.path(key)))
+    };
+    let parts = TcbParts {
+        bootloader: need(&mut f, "bootloader")?,
+        tee: need(&mut f, "tee")?,
+        snp: need(&mut f, "snp")?,
+        microcode: need(&mut f, "microcode")?,
+        fmc: f.u8("fmc")?,
+    };
+    f.finish()?;
+    Ok(parts)
 }

@@ -342,3 +342,54 @@ fn combining_occlum_identities_with_an_initra_policy() {
     let d = combined.evaluate(&TcbStatus::ConfigurationAndSWHardeningNeeded, &[], &sgx());
     assert_eq!(reason(d), "sgx_mrs[0]: isv_svn 0 < required 88");
 }
+
+#[test]
+fn tdx_rejections_name_the_field() {
+    let mr_td = "91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7";
+    let policy = |fields: &str| {
+        let text = format!(r#"{{"identities": [{{"tee": "tdx", {fields}}}]}}"#);
+        Policy::from_bytes(text.as_bytes(), "t").unwrap()
+    };
+    let c = tdx();
+    let Claims::Tdx(tc) = &c else {
+        panic!("expected TDX claims")
+    };
+    let rtmr1 = "11".repeat(48);
+    let p = policy(&format!(r#""mr_td": "{mr_td}", "rtmr1": "{rtmr1}""#));
+    assert_eq!(
+        reason(up_to_date(&p, &c)),
+        format!("identities[0]: rtmr1 expected {rtmr1} got {}", tc.rtmr1)
+    );
+    let p = policy(r#""xfam": "0300000000000000", "td_attributes": "0000000000000000""#);
+    assert_eq!(
+        reason(up_to_date(&p, &c)),
+        format!(
+            "identities[0]: td_attributes expected 0000000000000000 got {}; xfam expected 0300000000000000 got {}",
+            tc.td_attributes, tc.xfam
+        )
+    );
+    // mr_servicetd never matches a TD 1.0 quote.
+    let p = policy(&format!(r#""mr_servicetd": "{}""#, "00".repeat(48)));
+    assert_eq!(
+        reason(up_to_date(&p, &c)),
+        format!(
+            "identities[0]: mr_servicetd expected {} got absent (TD 1.0 quote)",
+            "00".repeat(48)
+        )
+    );
+}
+
+#[test]
+fn tdx_debug_td_is_rejected_naming_td_attributes() {
+    let Claims::Tdx(mut tc) = tdx() else {
+        panic!("expected TDX claims")
+    };
+    tc.td_attributes.0[0] |= 1;
+    tc.debug = tc.td_attributes.is_debug();
+    let c = Claims::Tdx(tc);
+    assert_eq!(
+        reason(up_to_date(&Policy::default(), &c)),
+        "debug (td_attributes bit 0) expected false got true; allow_debug is off"
+    );
+    assert!(up_to_date(&Policy::default().with_allow_debug(true), &c).is_accepted());
+}
