@@ -1,9 +1,12 @@
 # The two commands of the README: `make demo` (the full Init-RA demo on the simulated platform)
-# and `make test` (every Rust test, the Python interop test and the demo as an end-to-end check).
+# and `make test` (every Rust test, the Python grpcio interop test and the demo as an end-to-end check).
 CARGO ?= cargo
 JOBS ?= 2
+VENV := examples/flask-tls/.venv
+# The Python interop test (crates/cli/tests/server_e2e.rs) runs `python3` from PATH: the venv's.
+TEST_PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo demo-keep test test-rust test-python test-demo lint bench
+.PHONY: demo demo-keep test test-rust test-demo lint bench
 
 demo:
 	examples/flask-tls/demo.sh
@@ -11,18 +14,15 @@ demo:
 demo-keep:
 	examples/flask-tls/demo.sh --keep-running
 
-test: test-rust test-python test-demo
+test: test-rust test-demo
 
-test-rust:
+test-rust: $(VENV)/.installed
 	$(CARGO) build -j$(JOBS) -p initra-cli
-	$(CARGO) test -j$(JOBS) --workspace
+	PATH="$(TEST_PATH)" INITRA_REQUIRE_PYTHON_GRPC=1 $(CARGO) test -j$(JOBS) --workspace
 
-test-python: examples/flask-tls/.venv/bin/python
-	examples/flask-tls/.venv/bin/python tests/python/test_grpcio.py target/debug/initra
-
-examples/flask-tls/.venv/bin/python: examples/flask-tls/requirements.txt tests/python/requirements.txt
-	python3 -m venv examples/flask-tls/.venv
-	examples/flask-tls/.venv/bin/pip install -q --disable-pip-version-check \
+$(VENV)/.installed: examples/flask-tls/requirements.txt tests/python/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check \
 		-r examples/flask-tls/requirements.txt -r tests/python/requirements.txt
 	touch $@
 

@@ -248,7 +248,7 @@ echo "service pid $(cat flask.pid) (init exec'd into Flask: same pid), log $OUT/
 step "Talking to the service (curl verifies its certificate with --cacert flask.crt)"
 ANSWERS=()
 run_curl() {
-    echo "\$ curl --cacert flask.crt $*"
+    printf "$ curl --cacert flask.crt"; printf " %q" "$@"; echo
     local out
     out=$(curl -sS --cacert flask.crt "$@")
     echo "$out"

@@ -110,6 +110,12 @@ impl CollateralSettings {
 
     /// Builds the source chain, wrapped in the freshness policy.
     pub fn build(&self) -> Result<FreshnessChecked<SourceChain>, Error> {
+        Ok(FreshnessChecked::new(self.build_chain()?, self.freshness()?))
+    }
+
+    /// Builds the source chain without the freshness policy (for callers that add sources of
+    /// their own and apply one policy to all, e.g. [`crate::VerifierSettings`]).
+    pub fn build_chain(&self) -> Result<SourceChain, Error> {
         let pccs = self.pccs_config()?;
         let explicit = self.sources.is_some();
         let order = self
@@ -178,7 +184,7 @@ impl CollateralSettings {
                 }
             }
         }
-        Ok(FreshnessChecked::new(chain, self.freshness()?))
+        Ok(chain)
     }
 }
 

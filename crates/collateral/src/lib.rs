@@ -7,7 +7,9 @@
 //! - [`BundleSource`]: offline bundles written by `initra collateral fetch`;
 //! - [`SourceChain`]: sources in a configured order; [`CollateralSettings::build`] assembles one;
 //! - [`FreshnessChecked`]: applies a [`FreshnessPolicy`] (max age, explicit grace) at the
-//!   verification time.
+//!   verification time;
+//! - [`VerifierSettings::build`]: the one verifier set-up (roots, collateral, statuses) that the
+//!   server, `initra get-secret` and `initra init` share.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
@@ -29,7 +31,11 @@ pub mod http;
 pub mod key;
 pub mod pccs;
 pub mod qcnl;
+mod settings;
 pub mod source;
+#[cfg(feature = "test-support")]
+#[doc(hidden)]
+pub mod test_support;
 pub mod validity;
 
 pub use bundle::{Bundle, BundleSummary, BUNDLE_VERSION};
@@ -42,4 +48,5 @@ pub use http::{HttpLimits, TlsTrust};
 pub use key::{CollateralKey, Fmspc, PckCa};
 pub use pccs::{PccsClient, PccsConfig};
 pub use qcnl::{resolve_pccs, ResolvedPccs, UrlOrigin};
+pub use settings::{load_policy, VerifierSettings};
 pub use source::{BundleSource, CachedSource, PccsSource, SourceChain};

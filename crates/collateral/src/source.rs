@@ -305,6 +305,29 @@ impl SourceChain {
     pub fn labels(&self) -> Vec<&str> {
         self.sources.iter().map(|(l, _)| l.as_str()).collect()
     }
+
+    /// True when no source is configured.
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+
+    /// Appends every source of `other`, in its order.
+    pub fn append(&mut self, other: SourceChain) {
+        self.sources.extend(other.sources);
+    }
+
+    /// The chain as one source; a chain of exactly one source is that source itself, so its
+    /// errors reach the verifier unwrapped (and a quote is not keyed before it is asked).
+    pub fn into_source(mut self) -> Box<dyn CollateralSource> {
+        match self.sources.pop() {
+            Some((_, only)) if self.sources.is_empty() => only,
+            Some(last) => {
+                self.sources.push(last);
+                Box::new(self)
+            }
+            None => Box::new(self),
+        }
+    }
 }
 
 impl CollateralSource for SourceChain {

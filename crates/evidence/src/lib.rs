@@ -26,5 +26,6 @@ pub use error::Error;
 pub use quote::{EnclaveReport, Header, Quote, QuoteBody, TdReport, Tee};
 pub use types::{
     Attributes, ChipId, ConfigId, CpuSvn, GuestId16, HostData, IsvExtProdId, IsvFamilyId,
-    Measurement, Measurement48, ReportData, ReportId, SeamAttributes, TdAttributes, TeeTcbSvn, Xfam,
+    Measurement, Measurement48, ReportData, ReportId, SeamAttributes, TdAttributes, TeeTcbSvn,
+    Xfam,
 };

@@ -32,8 +32,8 @@ pub use policy::{
     AccessDenied, Identities, IdentityRule, Policy, SgxIdentity, SnpIdentity, TcbStatus,
     TdxIdentity,
 };
-pub use snp::{SnpClaims, SnpCollateral, SnpProduct, SnpRoots, SnpVerdict, SnpVerifier};
 pub use roots::{RootKind, TrustRoot, TrustRoots, INTEL_SGX_ROOT_CA_DER};
+pub use snp::{SnpClaims, SnpCollateral, SnpProduct, SnpRoots, SnpVerdict, SnpVerifier};
 pub use verdict::{Decision, RejectionKind, Verdict};
 pub use verifier::Verifier;
 

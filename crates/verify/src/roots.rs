@@ -38,11 +38,7 @@ impl TrustRoot {
             reason: format!("not a DER X.509 certificate: {e}"),
         })?;
         let subject = cert.subject().to_string();
-        Ok(Self {
-            kind,
-            der,
-            subject,
-        })
+        Ok(Self { kind, der, subject })
     }
 
     /// The root's kind.

@@ -48,7 +48,10 @@ impl Attester for GramineAttester {
     }
 
     fn quote(&self, report_data: &[u8; 64]) -> Result<Vec<u8>, Error> {
-        let _guard = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _guard = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let rd_file = self.dir.join("user_report_data");
         std::fs::write(&rd_file, report_data).map_err(|e| Error::io(&rd_file, e))?;
         let quote_file = self.dir.join("quote");

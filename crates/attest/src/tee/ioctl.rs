@@ -41,7 +41,8 @@ impl SgxDevice for DevSgx {
         let mut size: u32 = 0;
         // SAFETY: the fd is open for the lifetime of `self.file`; the kernel (Occlum LibOS) writes
         // one u32 through the pointer, which points at a live, aligned, writable local.
-        unsafe { get_dcap_quote_size(self.file.as_raw_fd(), &mut size) }.map_err(io::Error::from)?;
+        unsafe { get_dcap_quote_size(self.file.as_raw_fd(), &mut size) }
+            .map_err(io::Error::from)?;
         Ok(size)
     }
 

@@ -78,8 +78,9 @@ pub fn select(name: &str, roots: &DeviceRoots) -> Result<Box<dyn Attester>, Erro
         )?)),
         "sim" => Err(Error::InvalidValue {
             field: "tee",
-            reason: "\"sim\" needs a simulated platform directory (sim::SimAttester), not device roots"
-                .into(),
+            reason:
+                "\"sim\" needs a simulated platform directory (sim::SimAttester), not device roots"
+                    .into(),
         }),
         other => Err(Error::InvalidValue {
             field: "tee",
@@ -173,7 +174,10 @@ pub(crate) fn check_evidence(
         Expect::Quote(tee) => {
             let q = Quote::parse(bytes).map_err(|e| bad(describe(e)))?;
             if q.tee() != tee {
-                return Err(bad(format!("expected a {tee} quote, got a {} quote", q.tee())));
+                return Err(bad(format!(
+                    "expected a {tee} quote, got a {} quote",
+                    q.tee()
+                )));
             }
             (q.raw().to_vec(), q.report_data().0)
         }

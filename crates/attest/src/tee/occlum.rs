@@ -73,10 +73,7 @@ impl OcclumAttester {
 fn unsupported(path: &Path, op: &str, e: &io::Error) -> Error {
     Error::Unsupported {
         backend: Backend::Occlum,
-        reason: format!(
-            "{}: {op}: {e} (not Occlum's SGX device?)",
-            path.display()
-        ),
+        reason: format!("{}: {op}: {e} (not Occlum's SGX device?)", path.display()),
     }
 }
 

@@ -25,8 +25,7 @@ fn err(r: Result<Box<dyn crate::Attester>, Error>) -> Error {
 /// A sample's bytes with its report data replaced by `rd` (offsets of docs/quote-formats.md §3/§4
 /// and docs/snp.md §2).
 fn evidence_with(path: &str, offset: usize, rd: &[u8; 64]) -> Vec<u8> {
-    let mut bytes =
-        initra_evidence::input::decode_evidence(&std::fs::read(path).unwrap()).unwrap();
+    let mut bytes = initra_evidence::input::decode_evidence(&std::fs::read(path).unwrap()).unwrap();
     bytes[offset..offset + 64].copy_from_slice(rd);
     bytes
 }
@@ -103,7 +102,12 @@ fn occlum_short_read_is_an_error() {
     })
     .unwrap();
     let e = a.quote(&RD).unwrap_err().to_string();
-    assert!(e.starts_with("/dev/sgx: invalid SGX DCAP quote: short read: the device returned 1000 bytes"), "{e}");
+    assert!(
+        e.starts_with(
+            "/dev/sgx: invalid SGX DCAP quote: short read: the device returned 1000 bytes"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -115,7 +119,10 @@ fn occlum_size_errors() {
     })
     .unwrap();
     let e = big.quote(&RD).unwrap_err().to_string();
-    assert!(e.contains("reported 200 bytes, more than the 100-byte buffer"), "{e}");
+    assert!(
+        e.contains("reported 200 bytes, more than the 100-byte buffer"),
+        "{e}"
+    );
     let e = occlum(FakeSgx {
         size: 0,
         quote: vec![],
@@ -123,7 +130,10 @@ fn occlum_size_errors() {
     })
     .unwrap_err()
     .to_string();
-    assert!(e.contains("SGXIOC_GET_DCAP_QUOTE_SIZE: expected 1..="), "{e}");
+    assert!(
+        e.contains("SGXIOC_GET_DCAP_QUOTE_SIZE: expected 1..="),
+        "{e}"
+    );
 }
 
 #[test]
@@ -131,7 +141,10 @@ fn occlum_missing_and_wrong_device() {
     let dir = tempfile::tempdir().unwrap();
     let roots = DeviceRoots::under(dir.path());
     let e = err(select("occlum", &roots)).to_string();
-    assert!(e.starts_with("occlum attestation is not supported: "), "{e}");
+    assert!(
+        e.starts_with("occlum attestation is not supported: "),
+        "{e}"
+    );
     assert!(e.contains("dev/sgx: open"), "{e}");
     // A regular file does not answer the ioctl.
     std::fs::create_dir_all(dir.path().join("dev")).unwrap();
@@ -171,29 +184,49 @@ fn gramine_quote_from_fake_tree() {
 fn gramine_errors() {
     let (_dir, roots) = gramine_tree("epid", None);
     let e = err(select("gramine", &roots)).to_string();
-    assert!(e.contains("attestation_type: expected \"dcap\", got \"epid\""), "{e}");
+    assert!(
+        e.contains("attestation_type: expected \"dcap\", got \"epid\""),
+        "{e}"
+    );
 
     let (_dir, roots) = gramine_tree("dcap", Some(sgx_quote(&[1; 64])));
-    let e = select("gramine", &roots).unwrap().quote(&RD).unwrap_err().to_string();
+    let e = select("gramine", &roots)
+        .unwrap()
+        .quote(&RD)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("report_data: expected 5a5a"), "{e}");
     assert!(e.contains("stale evidence"), "{e}");
 
     let (_dir, roots) = gramine_tree("dcap", Some(sgx_quote(&RD)[..600].to_vec()));
-    let e = select("gramine", &roots).unwrap().quote(&RD).unwrap_err().to_string();
-    assert!(e.contains("quote: invalid SGX DCAP quote: short read"), "{e}");
+    let e = select("gramine", &roots)
+        .unwrap()
+        .quote(&RD)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("quote: invalid SGX DCAP quote: short read"),
+        "{e}"
+    );
 
     let (_dir, roots) = gramine_tree("dcap", None);
     std::fs::remove_dir_all(&roots.attestation_dir).unwrap();
     let e = err(select("gramine", &roots)).to_string();
-    assert!(e.starts_with("gramine attestation is not supported: "), "{e}");
+    assert!(
+        e.starts_with("gramine attestation is not supported: "),
+        "{e}"
+    );
 }
 
 // ---------------------------------------------------------------- configfs-tsm
 
+/// What the fake kernel puts in `outblob` for the report data written to `inblob`.
+type MakeOutblob = Box<dyn Fn(&[u8; 64]) -> Vec<u8> + Send + Sync>;
+
 /// Emulates the kernel side of configfs-tsm over a temporary directory.
 struct FakeKernel {
     provider: String,
-    outblob: Box<dyn Fn(&[u8; 64]) -> Vec<u8> + Send + Sync>,
+    outblob: MakeOutblob,
     auxblob: Option<Vec<u8>>,
     /// Extra generation bumps per inblob write (another writer racing).
     race: u64,
@@ -254,7 +287,14 @@ impl TsmFs for FakeKernel {
     }
 }
 
-fn tsm(kernel: FakeKernel, want: Option<TsmProvider>) -> (tempfile::TempDir, Arc<FakeKernel>, Result<TsmAttester, Error>) {
+fn tsm(
+    kernel: FakeKernel,
+    want: Option<TsmProvider>,
+) -> (
+    tempfile::TempDir,
+    Arc<FakeKernel>,
+    Result<TsmAttester, Error>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let report_dir = DeviceRoots::under(dir.path()).tsm_report_dir;
     std::fs::create_dir_all(&report_dir).unwrap();
@@ -271,7 +311,10 @@ fn entries_left(dir: &tempfile::TempDir) -> usize {
 
 #[test]
 fn tsm_tdx_quote() {
-    let (dir, kernel, a) = tsm(FakeKernel::new("tdx_guest", tdx_quote), Some(TsmProvider::Tdx));
+    let (dir, kernel, a) = tsm(
+        FakeKernel::new("tdx_guest", tdx_quote),
+        Some(TsmProvider::Tdx),
+    );
     let a = a.unwrap();
     assert_eq!(a.backend(), Backend::Tdx);
     let q = a.quote(&RD).unwrap();
@@ -302,14 +345,23 @@ fn tsm_snp_report_with_auxblob() {
 
 #[test]
 fn tsm_provider_mismatch() {
-    let (dir, _k, a) = tsm(FakeKernel::new("sev_guest", snp_report), Some(TsmProvider::Tdx));
+    let (dir, _k, a) = tsm(
+        FakeKernel::new("sev_guest", snp_report),
+        Some(TsmProvider::Tdx),
+    );
     let e = a.unwrap_err().to_string();
     assert!(e.starts_with("provider: "), "{e}");
-    assert!(e.ends_with("/provider: expected tdx_guest, got \"sev_guest\""), "{e}");
+    assert!(
+        e.ends_with("/provider: expected tdx_guest, got \"sev_guest\""),
+        "{e}"
+    );
     assert_eq!(entries_left(&dir), 0);
     let (_dir, _k, a) = tsm(FakeKernel::new("arm_cca_guest", snp_report), None);
     let e = a.unwrap_err().to_string();
-    assert!(e.ends_with("expected tdx_guest or sev_guest, got \"arm_cca_guest\""), "{e}");
+    assert!(
+        e.ends_with("expected tdx_guest or sev_guest, got \"arm_cca_guest\""),
+        "{e}"
+    );
 }
 
 #[test]
@@ -319,8 +371,14 @@ fn tsm_generation_race() {
     let (dir, kernel, a) = tsm(k, Some(TsmProvider::Tdx));
     let e = a.unwrap().quote(&RD).unwrap_err().to_string();
     assert!(e.starts_with("generation: "), "{e}");
-    assert!(e.contains("expected 1 after writing inblob, got 2: another writer"), "{e}");
-    assert_eq!(kernel.rmdirs.load(Ordering::SeqCst), kernel.mkdirs.load(Ordering::SeqCst));
+    assert!(
+        e.contains("expected 1 after writing inblob, got 2: another writer"),
+        "{e}"
+    );
+    assert_eq!(
+        kernel.rmdirs.load(Ordering::SeqCst),
+        kernel.mkdirs.load(Ordering::SeqCst)
+    );
     assert_eq!(entries_left(&dir), 0);
 }
 
@@ -331,9 +389,15 @@ fn tsm_short_read_and_wrong_evidence() {
         Some(TsmProvider::Tdx),
     );
     let e = a.unwrap().quote(&RD).unwrap_err().to_string();
-    assert!(e.contains("outblob: invalid TDX quote: short read: the device returned 1000 bytes"), "{e}");
+    assert!(
+        e.contains("outblob: invalid TDX quote: short read: the device returned 1000 bytes"),
+        "{e}"
+    );
     // An SGX quote where a TDX quote belongs.
-    let (_d, _k, a) = tsm(FakeKernel::new("tdx_guest", sgx_quote), Some(TsmProvider::Tdx));
+    let (_d, _k, a) = tsm(
+        FakeKernel::new("tdx_guest", sgx_quote),
+        Some(TsmProvider::Tdx),
+    );
     let e = a.unwrap().quote(&RD).unwrap_err().to_string();
     assert!(e.contains("expected a tdx quote, got a sgx quote"), "{e}");
     let (_d, _k, a) = tsm(
@@ -350,7 +414,10 @@ fn tsm_missing_directory() {
     let roots = DeviceRoots::under(dir.path());
     let e = err(select("tdx", &roots)).to_string();
     assert!(e.starts_with("tdx attestation is not supported: "), "{e}");
-    assert!(e.contains("not found (configfs-tsm needs Linux >= 6.7"), "{e}");
+    assert!(
+        e.contains("not found (configfs-tsm needs Linux >= 6.7"),
+        "{e}"
+    );
     let e = err(select("snp", &roots)).to_string();
     assert!(e.starts_with("snp attestation is not supported: "), "{e}");
 }
@@ -363,9 +430,18 @@ fn detect_names_every_probe_and_never_picks_the_simulator() {
     let roots = DeviceRoots::under(dir.path());
     let e = err(select("auto", &roots)).to_string();
     assert!(e.starts_with("tee: no TEE found"), "{e}");
-    assert!(e.contains("occlum: ") && e.contains("dev/sgx: not found"), "{e}");
-    assert!(e.contains("gramine: ") && e.contains("attestation_type: not found"), "{e}");
-    assert!(e.contains("configfs-tsm: ") && e.contains("tsm/report: not found"), "{e}");
+    assert!(
+        e.contains("occlum: ") && e.contains("dev/sgx: not found"),
+        "{e}"
+    );
+    assert!(
+        e.contains("gramine: ") && e.contains("attestation_type: not found"),
+        "{e}"
+    );
+    assert!(
+        e.contains("configfs-tsm: ") && e.contains("tsm/report: not found"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -384,7 +460,10 @@ fn detect_reports_an_unusable_tsm_directory() {
     // A plain directory: mkdir works but creates no `provider` attribute.
     std::fs::create_dir_all(&roots.tsm_report_dir).unwrap();
     let e = err(detect(&roots)).to_string();
-    assert!(e.contains("configfs-tsm: ") && e.contains("/provider: "), "{e}");
+    assert!(
+        e.contains("configfs-tsm: ") && e.contains("/provider: "),
+        "{e}"
+    );
     assert_eq!(std::fs::read_dir(&roots.tsm_report_dir).unwrap().count(), 0);
 }
 
@@ -396,7 +475,9 @@ fn select_rejects_unknown_names_and_sim() {
         e,
         "tee: expected one of auto, occlum, gramine, tdx, snp, got \"sev\""
     );
-    assert!(err(select("sim", &roots)).to_string().contains("SimAttester"));
+    assert!(err(select("sim", &roots))
+        .to_string()
+        .contains("SimAttester"));
 }
 
 #[test]

@@ -149,7 +149,11 @@ impl TsmAttester {
         dir: &Path,
         provider: Option<TsmProvider>,
     ) -> Result<Self, Error> {
-        let entry = Entry::create(fs.as_ref(), dir, provider.map_or(Backend::Tdx, TsmProvider::backend))?;
+        let entry = Entry::create(
+            fs.as_ref(),
+            dir,
+            provider.map_or(Backend::Tdx, TsmProvider::backend),
+        )?;
         let found = entry.provider(provider)?;
         drop(entry);
         Ok(Self {
@@ -225,7 +229,10 @@ impl<'a> Entry<'a> {
             if e.kind() == io::ErrorKind::NotFound {
                 Error::Unsupported {
                     backend,
-                    reason: format!("{}: not found (configfs-tsm needs Linux >= 6.7 and configfs mounted)", dir.display()),
+                    reason: format!(
+                        "{}: not found (configfs-tsm needs Linux >= 6.7 and configfs mounted)",
+                        dir.display()
+                    ),
                 }
             } else {
                 Error::io(&path, e)

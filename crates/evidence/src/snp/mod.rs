@@ -10,7 +10,8 @@ mod tcb;
 use serde::Serialize;
 
 pub use certs::{
-    CertTable, CertTableEntry, GUID_ARK, GUID_ASK, GUID_VCEK, GUID_VLEK, MAX_ENTRIES as MAX_CERT_TABLE_ENTRIES,
+    CertTable, CertTableEntry, GUID_ARK, GUID_ASK, GUID_VCEK, GUID_VLEK,
+    MAX_ENTRIES as MAX_CERT_TABLE_ENTRIES,
 };
 pub use tcb::{TcbLayout, TcbParts, TcbVersion};
 

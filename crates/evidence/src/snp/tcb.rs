@@ -41,12 +41,14 @@ impl TcbParts {
             ("snp", Some(self.snp), Some(min.snp)),
             ("microcode", Some(self.microcode), Some(min.microcode)),
         ];
-        pairs.into_iter().find_map(|(name, have, want)| match (have, want) {
-            (Some(have), Some(want)) if have < want => {
-                Some(format!("{name} {have} < required {want}"))
-            }
-            _ => None,
-        })
+        pairs
+            .into_iter()
+            .find_map(|(name, have, want)| match (have, want) {
+                (Some(have), Some(want)) if have < want => {
+                    Some(format!("{name} {have} < required {want}"))
+                }
+                _ => None,
+            })
     }
 }
 

@@ -296,7 +296,12 @@ fn tdx_mismatches(rule: &TdxIdentity, c: &TdxClaims, out: &mut Vec<Mismatch>) {
 }
 
 fn snp_mismatches(rule: &SnpIdentity, c: &SnpClaims, out: &mut Vec<Mismatch>) {
-    eq(out, "measurement", rule.measurement.as_ref(), &c.measurement);
+    eq(
+        out,
+        "measurement",
+        rule.measurement.as_ref(),
+        &c.measurement,
+    );
     eq(out, "host_data", rule.host_data.as_ref(), &c.host_data);
     eq(
         out,

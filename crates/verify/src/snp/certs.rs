@@ -36,12 +36,19 @@ pub(crate) struct AmdCert<'a> {
 
 impl<'a> AmdCert<'a> {
     pub(crate) fn parse(role: &'static str, der: &'a [u8]) -> Result<Self, Error> {
-        let (rest, cert) = X509Certificate::from_der(der)
-            .map_err(|e| snp_err("certificate", format!("{role}: not a DER X.509 certificate: {e}")))?;
+        let (rest, cert) = X509Certificate::from_der(der).map_err(|e| {
+            snp_err(
+                "certificate",
+                format!("{role}: not a DER X.509 certificate: {e}"),
+            )
+        })?;
         if !rest.is_empty() {
             return Err(snp_err(
                 "certificate",
-                format!("{role}: {} trailing bytes after the certificate", rest.len()),
+                format!(
+                    "{role}: {} trailing bytes after the certificate",
+                    rest.len()
+                ),
             ));
         }
         Ok(Self { role, cert })
@@ -176,12 +183,19 @@ impl VcekInfo {
     pub(crate) fn from_cert(cert: &AmdCert<'_>, layout: TcbLayout) -> Result<Self, Error> {
         let spl = |oid: &'static str, name: &'static str| -> Result<u8, Error> {
             let v = cert.extension(oid).ok_or_else(|| {
-                snp_err("vcek", format!("{} has no {name} extension ({oid})", cert.role))
+                snp_err(
+                    "vcek",
+                    format!("{} has no {name} extension ({oid})", cert.role),
+                )
             })?;
             der_small_int(v).ok_or_else(|| {
                 snp_err(
                     "vcek",
-                    format!("{} {name} extension: expected a DER INTEGER 0..=255, got {}", cert.role, hex::encode(v)),
+                    format!(
+                        "{} {name} extension: expected a DER INTEGER 0..=255, got {}",
+                        cert.role,
+                        hex::encode(v)
+                    ),
                 )
             })
         };

@@ -96,7 +96,9 @@ impl FromStr for SnpProduct {
         Self::ALL
             .into_iter()
             .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown SEV-SNP product {s:?} (expected milan, genoa or turin)"))
+            .ok_or_else(|| {
+                format!("unknown SEV-SNP product {s:?} (expected milan, genoa or turin)")
+            })
     }
 }
 

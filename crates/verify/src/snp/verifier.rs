@@ -172,7 +172,16 @@ fn resolve_product(
     let from_cert = info_name
         .as_deref()
         .and_then(SnpProduct::from_product_name)
-        .map(|p| (p, format!("{} productName {}", vcek.role, info_name.as_deref().unwrap_or(""))))
+        .map(|p| {
+            (
+                p,
+                format!(
+                    "{} productName {}",
+                    vcek.role,
+                    info_name.as_deref().unwrap_or("")
+                ),
+            )
+        })
         .or_else(|| {
             let line = issuer_cn.rsplit('-').next().unwrap_or_default();
             SnpProduct::from_product_name(line)

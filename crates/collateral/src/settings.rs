@@ -1,0 +1,246 @@
+//! One verifier set-up for every place that verifies evidence (`initra server`,
+//! `initra get-secret`, `initra init`): trust roots, collateral (files, cache, PCCS, bundles)
+//! under one freshness policy, and the TCB statuses accepted on top of the policy
+//! (`docs/collateral.md`, "Verifier settings").
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use initra_evidence::Quote;
+use initra_verify::{
+    quote_fmspc, Collateral, CollateralSource, Policy, RootKind, StaticCollateral, TcbStatus,
+    TrustRoots, Verifier,
+};
+use serde::Deserialize;
+
+use crate::config::CollateralSettings;
+use crate::freshness::{FreshnessChecked, FreshnessPolicy};
+use crate::source::SourceChain;
+use crate::Error;
+
+/// What a verifier is built from. Every field is optional; the defaults trust Intel's root only,
+/// accept what the policy accepts, and find collateral wherever [`CollateralSettings`] says
+/// (a PCCS from `PCCS_URL` or the QCNL file, if any).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct VerifierSettings {
+    /// Trust roots (DER or PEM) besides Intel's. A root whose subject says `SIMULATED` is
+    /// marked simulated anyway (`--root`).
+    #[serde(default)]
+    pub trust_roots: Vec<PathBuf>,
+    /// Simulated platform roots (`--sim-root`): evidence under them is labelled simulated.
+    #[serde(default)]
+    pub simulated_roots: Vec<PathBuf>,
+    /// Collateral files (dcap-qvl JSON layout, `--collateral`), asked before the other sources.
+    #[serde(default)]
+    pub collateral_files: Vec<PathBuf>,
+    /// TCB statuses accepted besides the policy's (`--accept-status`), Intel's spelling.
+    #[serde(default)]
+    pub accept_tcb_status: Vec<String>,
+    /// PCCS, cache, bundles and the freshness policy.
+    #[serde(default)]
+    pub collateral: CollateralSettings,
+}
+
+impl VerifierSettings {
+    /// The verifier: these roots and collateral sources, `policy` with the extra statuses.
+    /// The policy's own `max_collateral_age` joins the freshness policy (the stricter wins), so
+    /// it covers TCB info, QE identity and PCK CRL of every source like `--max-collateral-age`.
+    pub fn build(&self, policy: Policy) -> Result<Verifier, Error> {
+        let roots = self.trust_roots()?;
+        let policy = self.accepting(policy)?;
+        let collateral = self.collateral_source(policy.max_collateral_age())?;
+        Ok(Verifier::new(roots, collateral, Arc::new(policy)))
+    }
+
+    /// Intel's root plus the configured ones.
+    pub fn trust_roots(&self) -> Result<TrustRoots, Error> {
+        let mut roots = TrustRoots::intel();
+        for path in &self.trust_roots {
+            roots = roots.with_root_file_auto(path)?;
+        }
+        for path in &self.simulated_roots {
+            roots = roots.with_root_file(path, RootKind::Simulated)?;
+        }
+        Ok(roots)
+    }
+
+    /// `policy` also accepting [`VerifierSettings::accept_tcb_status`].
+    pub fn accepting(&self, policy: Policy) -> Result<Policy, Error> {
+        if self.accept_tcb_status.is_empty() {
+            return Ok(policy);
+        }
+        let mut statuses = policy.accepted_statuses().to_vec();
+        for name in &self.accept_tcb_status {
+            let status: TcbStatus = name.parse().map_err(|reason| Error::Config {
+                origin: "accept_tcb_status (--accept-status)".into(),
+                reason,
+            })?;
+            if !statuses.contains(&status) {
+                statuses.push(status);
+            }
+        }
+        Ok(policy.with_accepted_statuses(statuses))
+    }
+
+    /// The freshness policy: these settings' with `policy_max_age` (the stricter maximum age wins).
+    pub fn freshness(&self, policy_max_age: Option<Duration>) -> Result<FreshnessPolicy, Error> {
+        let mut freshness = self.collateral.freshness()?;
+        freshness.max_age = match (freshness.max_age, policy_max_age) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(freshness)
+    }
+
+    /// The collateral files, then the configured sources, under one freshness policy.
+    pub fn collateral_source(
+        &self,
+        policy_max_age: Option<Duration>,
+    ) -> Result<Arc<dyn CollateralSource>, Error> {
+        let mut chain = SourceChain::new();
+        let others = self.collateral.build_chain()?;
+        if !self.collateral_files.is_empty() {
+            let files = FileCollateral {
+                inner: StaticCollateral::from_files(&self.collateral_files)?,
+                // Alone, a file is used as is (dcap-qvl names any mismatch); in front of other
+                // sources it must match, so the next source gets its turn.
+                strict: !others.is_empty(),
+            };
+            let names: Vec<String> = self
+                .collateral_files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            chain.push(
+                format!("collateral files {}", names.join(", ")),
+                Box::new(files),
+            );
+        }
+        chain.append(others);
+        let freshness = self.freshness(policy_max_age)?;
+        Ok(Arc::new(FreshnessChecked::new(
+            BoxedSource(chain.into_source()),
+            freshness,
+        )))
+    }
+}
+
+/// The policy from initra's policy file and / or an Occlum verify config (`dynamic_config.json`,
+/// or an `init_ra_conf.json` holding one): with both, the policy file's rules and the verify
+/// config's identities. `None` when neither is given.
+pub fn load_policy(
+    policy_file: Option<&Path>,
+    ra_config: Option<&Path>,
+) -> Result<Option<Policy>, Error> {
+    Ok(match (policy_file, ra_config) {
+        (Some(p), Some(ra)) => Some(
+            Policy::from_file(p)?.with_identities_from(&Policy::from_occlum_config_file(ra)?),
+        ),
+        (Some(p), None) => Some(Policy::from_file(p)?),
+        (None, Some(ra)) => Some(Policy::from_occlum_config_file(ra)?),
+        (None, None) => None,
+    })
+}
+
+/// Collateral files; `strict` answers only for the quote's own TEE and FMSPC.
+struct FileCollateral {
+    inner: StaticCollateral,
+    strict: bool,
+}
+
+impl CollateralSource for FileCollateral {
+    fn collateral_for(&self, quote: &Quote) -> Result<Arc<Collateral>, initra_verify::Error> {
+        self.collateral_for_at(quote, SystemTime::now())
+    }
+
+    fn collateral_for_at(
+        &self,
+        quote: &Quote,
+        now: SystemTime,
+    ) -> Result<Arc<Collateral>, initra_verify::Error> {
+        let c = self.inner.collateral_for_at(quote, now)?;
+        if self.strict {
+            let fmspc = quote_fmspc(quote)?;
+            if c.tee() != quote.tee() || c.fmspc() != fmspc {
+                return Err(initra_verify::Error::NoCollateral {
+                    tee: quote.tee().to_string(),
+                    fmspc,
+                    loaded: format!("{} {} ({})", c.tee(), c.fmspc(), c.origin()),
+                });
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// A boxed source as a sized one, for [`FreshnessChecked`].
+struct BoxedSource(Box<dyn CollateralSource>);
+
+impl CollateralSource for BoxedSource {
+    fn collateral_for(&self, quote: &Quote) -> Result<Arc<Collateral>, initra_verify::Error> {
+        self.0.collateral_for(quote)
+    }
+
+    fn collateral_for_at(
+        &self,
+        quote: &Quote,
+        now: SystemTime,
+    ) -> Result<Arc<Collateral>, initra_verify::Error> {
+        self.0.collateral_for_at(quote, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deserializes_every_field_and_rejects_unknown_ones() {
+        let s: VerifierSettings = serde_json::from_str(
+            r#"{"trust_roots":["r.pem"],"simulated_roots":["sim/root-ca.der"],
+                "collateral_files":["c.json"],"accept_tcb_status":["SWHardeningNeeded"],
+                "collateral":{"bundles":["b.json"],"max_collateral_age":"7d"}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.simulated_roots, [PathBuf::from("sim/root-ca.der")]);
+        assert_eq!(s.collateral.bundles, [PathBuf::from("b.json")]);
+        let err = serde_json::from_str::<VerifierSettings>(r#"{"pccs":"x"}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `pccs`"), "{err}");
+    }
+
+    #[test]
+    fn stricter_max_age_wins_between_settings_and_policy() {
+        let day = Duration::from_secs(86400);
+        let mut s = VerifierSettings::default();
+        assert_eq!(s.freshness(None).unwrap().max_age, None);
+        assert_eq!(s.freshness(Some(day)).unwrap().max_age, Some(day));
+        s.collateral.max_collateral_age = Some("7d".into());
+        assert_eq!(s.freshness(None).unwrap().max_age, Some(7 * day));
+        assert_eq!(s.freshness(Some(day)).unwrap().max_age, Some(day));
+        assert_eq!(s.freshness(Some(30 * day)).unwrap().max_age, Some(7 * day));
+    }
+
+    #[test]
+    fn extra_statuses_are_added_once_and_unknown_ones_named() {
+        let s = VerifierSettings {
+            accept_tcb_status: vec!["SWHardeningNeeded".into(), "UpToDate".into()],
+            ..VerifierSettings::default()
+        };
+        let p = s.accepting(Policy::default()).unwrap();
+        assert_eq!(
+            p.accepted_statuses(),
+            [TcbStatus::UpToDate, TcbStatus::SWHardeningNeeded]
+        );
+        let bad = VerifierSettings {
+            accept_tcb_status: vec!["uptodate".into()],
+            ..VerifierSettings::default()
+        };
+        let err = bad.accepting(Policy::default()).unwrap_err().to_string();
+        assert!(
+            err.starts_with("accept_tcb_status (--accept-status): unknown TCB status \"uptodate\""),
+            "{err}"
+        );
+    }
+}
