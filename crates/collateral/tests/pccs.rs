@@ -70,7 +70,7 @@ fn key_from_quote() {
 
 #[test]
 fn fetch_assembles_the_sample_collateral() {
-    let pccs = FakePccs::start();
+    let pccs = solana_pccs();
     let c = client(&format!("{}/sgx/certification/v4/", pccs.url()))
         .fetch_blocking(&key())
         .unwrap();
@@ -114,7 +114,7 @@ fn fetch_assembles_the_sample_collateral() {
 
 #[test]
 fn crl_encodings_give_identical_results() {
-    let pccs = FakePccs::start();
+    let pccs = solana_pccs();
     let mut results = Vec::new();
     for enc in [CrlEncoding::Der, CrlEncoding::Hex, CrlEncoding::Pem] {
         pccs.set(|b| {
@@ -135,7 +135,7 @@ fn crl_encodings_give_identical_results() {
 
 #[test]
 fn cache_hit_does_not_touch_the_server_and_survives_a_restart() {
-    let pccs = FakePccs::start();
+    let pccs = solana_pccs();
     let dir = tempfile::tempdir().unwrap();
     let source = CachedSource::new(
         CollateralCache::persistent(dir.path()).unwrap(),
@@ -163,7 +163,7 @@ fn cache_hit_does_not_touch_the_server_and_survives_a_restart() {
 
 #[test]
 fn refresh_when_next_update_is_near() {
-    let pccs = FakePccs::start();
+    let pccs = solana_pccs();
     let source = CachedSource::new(CollateralCache::in_memory(), Some(client(&pccs.url())))
         .with_refresh_margin(Duration::from_secs(24 * 3600));
     source.collateral_for_at(&quote(), july20()).unwrap();
@@ -181,7 +181,7 @@ fn refresh_when_next_update_is_near() {
 
 #[test]
 fn pccs_down_with_cache_is_a_warning() {
-    let pccs = FakePccs::start();
+    let pccs = solana_pccs();
     let source = CachedSource::new(CollateralCache::in_memory(), Some(client(&pccs.url())));
     let before = source.collateral_for_at(&quote(), july20()).unwrap();
     pccs.stop();
@@ -230,7 +230,7 @@ fn pccs_down_without_cache_names_the_url_within_the_timeout() {
 
 #[test]
 fn unknown_fmspc_is_a_clear_404() {
-    let pccs = FakePccs::start();
+    let pccs = solana_pccs();
     let other: CollateralKey = "tdx-00906ed50000-platform".parse().unwrap();
     let err = client(&pccs.url()).fetch_blocking(&other).unwrap_err();
     assert!(
@@ -251,7 +251,7 @@ fn unknown_fmspc_is_a_clear_404() {
 
 #[test]
 fn garbage_body_is_a_clear_error() {
-    let pccs = FakePccs::start();
+    let pccs = solana_pccs();
     pccs.set(|b| b.garbage_tcb = true);
     let err = client(&pccs.url())
         .fetch_blocking(&key())
@@ -272,7 +272,7 @@ fn garbage_body_is_a_clear_error() {
 
 #[test]
 fn slow_pccs_times_out() {
-    let pccs = FakePccs::start();
+    let pccs = solana_pccs();
     pccs.set(|b| b.delay = Duration::from_secs(5));
     let mut cfg = config(&pccs.url());
     cfg.limits.request_timeout = Duration::from_millis(300);
@@ -293,7 +293,7 @@ fn slow_pccs_times_out() {
 
 #[test]
 fn concurrent_requests_share_one_fetch() {
-    let pccs = FakePccs::start();
+    let pccs = solana_pccs();
     pccs.set(|b| b.delay = Duration::from_millis(200));
     let source = Arc::new(CachedSource::new(
         CollateralCache::in_memory(),
@@ -316,7 +316,7 @@ fn concurrent_requests_share_one_fetch() {
 
 #[test]
 fn same_result_from_pccs_cache_and_bundle() {
-    let pccs = FakePccs::start();
+    let pccs = solana_pccs();
     let dir = tempfile::tempdir().unwrap();
     let now = july20();
 
@@ -428,7 +428,7 @@ fn max_age_policy_on_the_june_set() {
 
 #[test]
 fn settings_build_a_chain_in_order() {
-    let pccs = FakePccs::start();
+    let pccs = solana_pccs();
     let dir = tempfile::tempdir().unwrap();
     let settings: CollateralSettings = serde_json::from_value(serde_json::json!({
         "sources": ["cache", "pccs"],
@@ -482,7 +482,7 @@ fn self_signed() -> (Arc<rustls::ServerConfig>, String) {
 #[test]
 fn https_pccs_with_self_signed_certificate() {
     let (tls, cert_pem) = self_signed();
-    let pccs = FakePccs::start_with(Some(tls));
+    let pccs = solana_pccs_tls(tls);
     let dir = tempfile::tempdir().unwrap();
 
     // use_secure_cert=false: accepted (with a warning).

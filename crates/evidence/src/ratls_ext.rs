@@ -95,6 +95,57 @@ pub struct TaggedEvidence {
     pub pubkey_hash: Option<(HashAlg, Vec<u8>)>,
 }
 
+/// Encodes the claims initra writes: the CBOR map `{"pubkey-hash": [alg, hash]}` (docs/ratls.md).
+/// The evidence's report data binds SHA-256 of exactly these bytes.
+pub fn encode_pubkey_hash_claims(alg: HashAlg, hash: &[u8]) -> Vec<u8> {
+    let mut out = vec![0xa1]; // map(1)
+    cbor_head(&mut out, 3, b"pubkey-hash".len() as u64);
+    out.extend_from_slice(b"pubkey-hash");
+    out.push(0x82); // array(2)
+    let id = match alg {
+        HashAlg::Sha256 => 1,
+        HashAlg::Sha384 => 7,
+        HashAlg::Sha512 => 8,
+    };
+    cbor_head(&mut out, 0, id);
+    cbor_head(&mut out, 2, hash.len() as u64);
+    out.extend_from_slice(hash);
+    out
+}
+
+/// Encodes `tag(60000, [evidence: bstr, claims: bstr])`, the inverse of [`decode_tagged_evidence`].
+pub fn encode_tagged_evidence(evidence: &[u8], claims: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(evidence.len() + claims.len() + 16);
+    cbor_head(&mut out, 6, TAG_TAGGED_EVIDENCE);
+    out.push(0x82); // array(2)
+    cbor_head(&mut out, 2, evidence.len() as u64);
+    out.extend_from_slice(evidence);
+    cbor_head(&mut out, 2, claims.len() as u64);
+    out.extend_from_slice(claims);
+    out
+}
+
+/// A CBOR item head in its shortest form (RFC 8949 §3).
+fn cbor_head(out: &mut Vec<u8>, major: u8, value: u64) {
+    let m = major << 5;
+    match value {
+        0..=23 => out.push(m | value as u8),
+        24..=0xff => out.extend_from_slice(&[m | 24, value as u8]),
+        0x100..=0xffff => {
+            out.push(m | 25);
+            out.extend_from_slice(&(value as u16).to_be_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            out.push(m | 26);
+            out.extend_from_slice(&(value as u32).to_be_bytes());
+        }
+        _ => {
+            out.push(m | 27);
+            out.extend_from_slice(&value.to_be_bytes());
+        }
+    }
+}
+
 /// Decodes `tag(60000, [evidence: bstr, claims: bstr])`; claims is a CBOR map whose
 /// `"pubkey-hash"` entry is `[alg, hash]` (directly or wrapped in a byte string, as the CCC samples
 /// encode it). Other claims are skipped.
@@ -243,5 +294,17 @@ mod tests {
             Err(Error::LengthMismatch { .. })
         ));
         assert!(decode_tagged_evidence(&[]).is_err());
+    }
+
+    #[test]
+    fn tagged_evidence_round_trips_through_the_decoder() {
+        let hash = [0xabu8; 32];
+        let claims = encode_pubkey_hash_claims(HashAlg::Sha256, &hash);
+        let evidence = vec![7u8; 5000];
+        let bytes = encode_tagged_evidence(&evidence, &claims);
+        let t = decode_tagged_evidence(&bytes).unwrap();
+        assert_eq!(t.evidence, evidence);
+        assert_eq!(t.claims_bytes, claims);
+        assert_eq!(t.pubkey_hash, Some((HashAlg::Sha256, hash.to_vec())));
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use initra_attest::{Attester, Backend};
+use initra_evidence::ratls_ext;
 use rcgen::{CertificateParams, CustomExtension, DistinguishedName, DnType, KeyPair, SerialNumber};
 use ring::rand::SecureRandom;
 use rustls::crypto::CryptoProvider;
@@ -15,6 +16,8 @@ use crate::Error;
 
 /// The Occlum / initra evidence OID 1.2.840.113741.1 as rcgen arcs.
 const OCCLUM_OID_ARCS: [u64; 5] = [1, 2, 840, 113741, 1];
+/// TCG DICE tagged evidence, 2.23.133.5.4.9: how initra carries TDX quotes and SNP reports.
+const TCG_DICE_OID_ARCS: [u64; 6] = [2, 23, 133, 5, 4, 9];
 
 /// Options of [`RaTlsIdentity::generate`].
 #[derive(Clone, Debug)]
@@ -91,9 +94,23 @@ impl RaTlsIdentity {
         .map_err(gen_err("key loading"))?;
 
         let spki = rcgen::PublicKeyData::subject_public_key_info(&key);
+        let spki_hash = ring::digest::digest(&ring::digest::SHA256, &spki);
+        // SGX keeps Occlum's format (raw quote, report data = SHA-256(SPKI)); TDX quotes and SNP reports go
+        // into TCG DICE tagged evidence, whose report data binds SHA-256 of the claims naming the key
+        // (docs/ratls.md).
+        let dice_claims = match attester.backend() {
+            Backend::Tdx | Backend::Snp => Some(ratls_ext::encode_pubkey_hash_claims(
+                ratls_ext::HashAlg::Sha256,
+                spki_hash.as_ref(),
+            )),
+            _ => None,
+        };
+        let bound = match &dice_claims {
+            Some(claims) => ring::digest::digest(&ring::digest::SHA256, claims),
+            None => spki_hash,
+        };
         let mut report_data = [0u8; 64];
-        report_data[..32]
-            .copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &spki).as_ref());
+        report_data[..32].copy_from_slice(bound.as_ref());
         let quote = attester.quote(&report_data)?;
 
         let now = opts.now.unwrap_or_else(SystemTime::now);
@@ -107,7 +124,13 @@ impl RaTlsIdentity {
         params.not_before = time::OffsetDateTime::from(not_before);
         params.not_after = time::OffsetDateTime::from(not_after);
         params.serial_number = Some(random_serial(&rng)?);
-        let mut ext = CustomExtension::from_oid_content(&OCCLUM_OID_ARCS, quote.clone());
+        let mut ext = match &dice_claims {
+            Some(claims) => CustomExtension::from_oid_content(
+                &TCG_DICE_OID_ARCS,
+                ratls_ext::encode_tagged_evidence(&quote, claims),
+            ),
+            None => CustomExtension::from_oid_content(&OCCLUM_OID_ARCS, quote.clone()),
+        };
         ext.set_criticality(false);
         params.custom_extensions.push(ext);
         let cert = params.self_signed(&key).map_err(gen_err("self-signing"))?;
