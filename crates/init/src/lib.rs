@@ -8,7 +8,7 @@
 //! 5. write each secret atomically with mode 0600;
 //! 6. zero the secrets held in memory and exec the application.
 
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 
 pub mod config;

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use initra_collateral::{CollateralSettings, VerifierSettings};
+
 use crate::Error;
 
 /// Resource limits that keep one slow or hostile client from exhausting the server (docs/protocol.md, "Limits").
@@ -59,15 +61,6 @@ pub enum ServerIdentity {
     },
 }
 
-/// A trust-root certificate file (DER or PEM).
-#[derive(Clone, Debug)]
-pub struct RootFile {
-    /// The file.
-    pub path: PathBuf,
-    /// True for the simulated platform's root (`--sim-root`): evidence under it is marked simulated.
-    pub simulated: bool,
-}
-
 /// Everything `initra server` needs. Build with [`ServerConfig::builder`].
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -76,9 +69,7 @@ pub struct ServerConfig {
     pub(crate) policy: Option<PathBuf>,
     pub(crate) secrets: PathBuf,
     pub(crate) identity: ServerIdentity,
-    pub(crate) collateral: Vec<PathBuf>,
-    pub(crate) roots: Vec<RootFile>,
-    pub(crate) accept_status: Vec<String>,
+    pub(crate) verifier: VerifierSettings,
     pub(crate) limits: Limits,
 }
 
@@ -91,9 +82,7 @@ impl ServerConfig {
             ra_config: None,
             policy: None,
             identity: None,
-            collateral: Vec::new(),
-            roots: Vec::new(),
-            accept_status: Vec::new(),
+            verifier: VerifierSettings::default(),
             limits: Limits::default(),
         }
     }
@@ -103,6 +92,10 @@ impl ServerConfig {
         &self.addr
     }
 
+    /// How client evidence is verified: roots, collateral sources, freshness, extra TCB statuses.
+    pub fn verifier_settings(&self) -> &VerifierSettings {
+        &self.verifier
+    }
 }
 
 /// Builder of [`ServerConfig`].
@@ -113,9 +106,7 @@ pub struct ServerConfigBuilder {
     ra_config: Option<PathBuf>,
     policy: Option<PathBuf>,
     identity: Option<ServerIdentity>,
-    collateral: Vec<PathBuf>,
-    roots: Vec<RootFile>,
-    accept_status: Vec<String>,
+    verifier: VerifierSettings,
     limits: Limits,
 }
 
@@ -138,24 +129,37 @@ impl ServerConfigBuilder {
         self
     }
 
-    /// Adds an offline collateral file (dcap-qvl JSON layout).
+    /// Adds a collateral file (dcap-qvl JSON layout), asked before the other collateral sources.
     pub fn collateral(mut self, path: impl Into<PathBuf>) -> Self {
-        self.collateral.push(path.into());
+        self.verifier.collateral_files.push(path.into());
         self
     }
 
-    /// Adds a trust root.
+    /// Adds a trust root; `simulated` for the simulated platform's root (`--sim-root`).
     pub fn root(mut self, path: impl Into<PathBuf>, simulated: bool) -> Self {
-        self.roots.push(RootFile {
-            path: path.into(),
-            simulated,
-        });
+        if simulated {
+            self.verifier.simulated_roots.push(path.into());
+        } else {
+            self.verifier.trust_roots.push(path.into());
+        }
         self
     }
 
     /// Adds a TCB status the policy accepts besides `UpToDate` (e.g. `SWHardeningNeeded`).
     pub fn accept_status(mut self, status: impl Into<String>) -> Self {
-        self.accept_status.push(status.into());
+        self.verifier.accept_tcb_status.push(status.into());
+        self
+    }
+
+    /// Sets the collateral sources (PCCS, cache, bundles) and the freshness policy.
+    pub fn collateral_settings(mut self, settings: CollateralSettings) -> Self {
+        self.verifier.collateral = settings;
+        self
+    }
+
+    /// Replaces the whole verifier set-up (roots, collateral files and sources, statuses).
+    pub fn verifier(mut self, settings: VerifierSettings) -> Self {
+        self.verifier = settings;
         self
     }
 
@@ -188,9 +192,7 @@ impl ServerConfigBuilder {
             policy: self.policy,
             secrets: self.secrets,
             identity,
-            collateral: self.collateral,
-            roots: self.roots,
-            accept_status: self.accept_status,
+            verifier: self.verifier,
             limits: self.limits,
         })
     }

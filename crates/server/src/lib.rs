@@ -23,7 +23,7 @@ mod service;
 mod setup;
 mod state;
 
-pub use config::{Limits, RootFile, ServerConfig, ServerConfigBuilder, ServerIdentity};
+pub use config::{Limits, ServerConfig, ServerConfigBuilder, ServerIdentity};
 pub use error::Error;
 pub use gate::VerifierGate;
 pub use service::MAX_NAMES_PER_CALL;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use initra_attest::sim::{SimAttester, SimPlatform};
 use initra_attest::EnclaveIdentity;
 use initra_ratls::{CertOptions, RaTlsIdentity};
-use initra_verify::{Policy, RootKind, StaticCollateral, TcbStatus, TrustRoots, Verifier};
+use initra_verify::Verifier;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
@@ -26,48 +26,18 @@ use crate::Error;
 /// Lifetime of the server's RA-TLS certificate; it is re-issued (fresh key, fresh quote) at half of it.
 const RATLS_CERT_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
-/// Builds the verifier from the configuration's roots, collateral and policy files (parsed once).
+/// Builds the verifier from the configuration's policy files and verifier settings (roots,
+/// collateral sources, freshness, statuses), each parsed once. Verification with it may fetch
+/// collateral from a PCCS and block: the server calls it on the blocking pool only.
 pub fn build_verifier(cfg: &ServerConfig) -> Result<Verifier, Error> {
-    let verr = |e: initra_verify::Error| Error::Verifier(e.to_string());
-    let mut roots = TrustRoots::intel();
-    for root in &cfg.roots {
-        roots = if root.simulated {
-            roots.with_root_file(&root.path, RootKind::Simulated)
-        } else {
-            // A root whose subject says SIMULATED is marked so even when given as --root.
-            roots.with_root_file_auto(&root.path)
-        }
-        .map_err(verr)?;
-    }
-    let collateral = StaticCollateral::from_files(&cfg.collateral).map_err(verr)?;
-    let mut policy = match (&cfg.policy, &cfg.ra_config) {
-        (Some(p), Some(ra)) => Policy::from_file(p)
-            .map_err(verr)?
-            .with_identities_from(&Policy::from_occlum_config_file(ra).map_err(verr)?),
-        (Some(p), None) => Policy::from_file(p).map_err(verr)?,
-        (None, Some(ra)) => Policy::from_occlum_config_file(ra).map_err(verr)?,
-        (None, None) => {
-            return Err(Error::Config(
-                "expected --ra-config or --policy, got neither".into(),
-            ))
-        }
-    };
-    if !cfg.accept_status.is_empty() {
-        let mut statuses = policy.accepted_statuses().to_vec();
-        for s in &cfg.accept_status {
-            let status = TcbStatus::from_reported(s);
-            if let TcbStatus::Unknown(name) = &status {
-                return Err(Error::Config(format!(
-                    "--accept-status: unknown TCB status {name:?}"
-                )));
-            }
-            if !statuses.contains(&status) {
-                statuses.push(status);
-            }
-        }
-        policy = policy.with_accepted_statuses(statuses);
-    }
-    Ok(Verifier::new(roots, Arc::new(collateral), Arc::new(policy)))
+    let policy = initra_collateral::load_policy(cfg.policy.as_deref(), cfg.ra_config.as_deref())
+        .map_err(verifier_err)?
+        .ok_or_else(|| Error::Config("expected --ra-config or --policy, got neither".into()))?;
+    cfg.verifier.build(policy).map_err(verifier_err)
+}
+
+fn verifier_err(e: initra_collateral::Error) -> Error {
+    Error::Verifier(e.to_string())
 }
 
 /// Loads secrets and verifier: the whole reloadable state.
