@@ -111,19 +111,12 @@ fn sgx_expired_collateral_is_invalid() {
     assert_eq!(code(&o), 2);
     let v = json(&o);
     assert_eq!(v["verdict"], "invalid");
+    // The freshness check names the item and both dates before dcap-qvl would say "QE Identity expired".
+    let reason = v["reason"].as_str().unwrap().to_lowercase();
     assert!(
-        v["reason"]
-            .as_str()
-            .unwrap()
-            .contains("QE Identity expired"),
-        "{v}"
+        reason.contains("qe identity expired") && reason.contains("2025-07-19t10:01:18z"),
+        "{reason}"
     );
-    let o = verify(SGX_QUOTE, SGX_COLL, "2025-06-19T10:56:10Z", &[]);
-    assert_eq!(code(&o), 2);
-    assert!(json(&o)["reason"]
-        .as_str()
-        .unwrap()
-        .contains("TCBInfo issue date is in the future"));
 }
 
 #[test]
@@ -413,4 +406,32 @@ fn wrong_root_is_invalid_and_names_the_issuer() {
         ],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+/// Issue 7: `--max-collateral-age` accepts the June 2025 set of automata-evm-v4-extra at 2025-06-05 and
+/// refuses it at 2025-06-20 with a maximum age of 7 days, naming the item that is too old.
+#[test]
+fn max_collateral_age_on_the_june_2025_set() {
+    let quote = sample!("tdx/automata-evm-v4-extra/quotev4.hex");
+    let coll = sample!("tdx/automata-evm-v4-extra/collateral_v4_0625.dcap-qvl.json");
+    let run = |at: &str| {
+        initra(&[
+            "quote", "verify", quote, "--collateral", coll, "--at", at, "--accept-status",
+            "UpToDate,OutOfDate", "--max-collateral-age", "7d", "--json",
+        ])
+    };
+    let fresh = run("2025-06-05T03:45:00Z");
+    assert_eq!(code(&fresh), 0, "{}", String::from_utf8_lossy(&fresh.stderr));
+    assert_eq!(json(&fresh)["tcb_status"], "OutOfDate");
+
+    let stale = run("2025-06-20T00:00:00Z");
+    assert_eq!(code(&stale), 2, "{}", String::from_utf8_lossy(&stale.stdout));
+    let v = json(&stale);
+    assert_eq!(v["verdict"], "invalid");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(reason.contains("too old") && reason.contains("7d"), "{reason}");
+
+    let bad = initra(&["quote", "verify", quote, "--collateral", coll, "--max-collateral-age", "soon"]);
+    assert_eq!(code(&bad), 2);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--max-collateral-age"));
 }

@@ -74,7 +74,7 @@ impl VerifierSettings {
         let mut statuses = policy.accepted_statuses().to_vec();
         for name in &self.accept_tcb_status {
             let status: TcbStatus = name.parse().map_err(|reason| Error::Config {
-                origin: "accept_tcb_status (--accept-status)".into(),
+                origin: "accept_tcb_status".into(),
                 reason,
             })?;
             if !statuses.contains(&status) {
@@ -239,7 +239,7 @@ mod tests {
         };
         let err = bad.accepting(Policy::default()).unwrap_err().to_string();
         assert!(
-            err.starts_with("accept_tcb_status (--accept-status): unknown TCB status \"uptodate\""),
+            err.starts_with("accept_tcb_status: unknown TCB status \"uptodate\""),
             "{err}"
         );
     }

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
+use initra_collateral::{CollateralSettings, VerifierSettings};
 use serde::Deserialize;
 
 use crate::Error;
@@ -66,6 +67,25 @@ pub struct InitraSection {
     /// TCB statuses accepted for the server besides `UpToDate`.
     #[serde(default)]
     pub accept_tcb_status: Vec<String>,
+    /// PCCS / Intel PCS base URL for the server's collateral; default: `PCCS_URL`, else `pccs_url`
+    /// of `/etc/sgx_default_qcnl.conf` (none: only files and bundles).
+    #[serde(default)]
+    pub pccs_url: Option<String>,
+    /// CA certificates (PEM) for the PCCS's TLS certificate.
+    #[serde(default)]
+    pub pccs_ca: Option<PathBuf>,
+    /// Offline collateral bundles (`initra collateral fetch`).
+    #[serde(default)]
+    pub collateral_bundles: Vec<PathBuf>,
+    /// Directory caching fetched collateral across launches.
+    #[serde(default)]
+    pub collateral_cache: Option<PathBuf>,
+    /// Maximum age of the server's TCB info, QE identity and PCK CRL (`"7d"`).
+    #[serde(default)]
+    pub max_collateral_age: Option<String>,
+    /// Tolerance past `nextUpdate` (explicit, logged at warn).
+    #[serde(default)]
+    pub collateral_grace: Option<String>,
     /// A CA certificate to pin instead of attesting the server (server with a conventional certificate).
     #[serde(default)]
     pub server_ca: Option<PathBuf>,
@@ -196,6 +216,20 @@ impl InitConfig {
                 ));
             }
         }
+        for (i, status) in initra.accept_tcb_status.iter().enumerate() {
+            status
+                .parse::<initra_verify::TcbStatus>()
+                .map_err(|m| invalid(&format!("initra.accept_tcb_status[{i}]"), m))?;
+        }
+        for (field, value) in [
+            ("initra.max_collateral_age", &initra.max_collateral_age),
+            ("initra.collateral_grace", &initra.collateral_grace),
+        ] {
+            if let Some(v) = value {
+                initra_collateral::freshness::parse_duration(v, field)
+                    .map_err(|e| invalid(field, e.to_string()))?;
+            }
+        }
         for (var, secret) in &initra.env {
             if var.is_empty() || var.contains('=') || var.contains('\0') {
                 return Err(invalid(&format!("initra.env.{var}"), "not a valid variable name".into()));
@@ -236,6 +270,26 @@ impl InitConfig {
 }
 
 impl InitraSection {
+    /// How the server's evidence is verified: the shared verifier set-up of `initra server` and
+    /// `initra get-secret`, from this section's fields (paths already resolved).
+    pub fn verifier_settings(&self) -> VerifierSettings {
+        VerifierSettings {
+            trust_roots: self.trust_roots.clone(),
+            simulated_roots: self.simulated_root.iter().cloned().collect(),
+            collateral_files: self.collateral.clone(),
+            accept_tcb_status: self.accept_tcb_status.clone(),
+            collateral: CollateralSettings {
+                pccs_url: self.pccs_url.clone(),
+                pccs_ca_file: self.pccs_ca.clone(),
+                cache_dir: self.collateral_cache.clone(),
+                bundles: self.collateral_bundles.clone(),
+                max_collateral_age: self.max_collateral_age.clone(),
+                collateral_grace: self.collateral_grace.clone(),
+                ..CollateralSettings::default()
+            },
+        }
+    }
+
     fn resolve_relative(&mut self, base: &Path) {
         let fix = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -246,6 +300,9 @@ impl InitraSection {
         self.trust_roots.iter_mut().for_each(fix);
         self.simulated_root.iter_mut().for_each(fix);
         self.collateral.iter_mut().for_each(fix);
+        self.collateral_bundles.iter_mut().for_each(fix);
+        self.collateral_cache.iter_mut().for_each(fix);
+        self.pccs_ca.iter_mut().for_each(fix);
         self.server_ca.iter_mut().for_each(fix);
         if let Some(image) = &mut self.image {
             fix(&mut image.path);
@@ -334,6 +391,30 @@ mod tests {
         let text = r#"{"kms_server":"h:1","ra_config":{},"initra":{"image":{"path":"i","type":"integrity-only","mount":"/srv/a"}}}"#;
         let err = InitConfig::from_str(Path::new("c"), text, None).unwrap_err().to_string();
         assert!(err.contains("initra.image.root_hash"), "{err}");
+    }
+
+    #[test]
+    fn collateral_fields_map_to_verifier_settings_and_are_checked() {
+        let text = r#"{"kms_server":"h:1","ra_config":{},"initra":{"simulated_root":"sim/root-ca.der",
+            "collateral":["c.json"],"pccs_url":"https://pccs:8081","collateral_bundles":["b.json"],
+            "collateral_cache":"/var/cache/initra","max_collateral_age":"7d",
+            "accept_tcb_status":["SWHardeningNeeded"]}}"#;
+        let c = InitConfig::from_str(Path::new("/conf/init.json"), text, None).unwrap();
+        let v = c.initra.verifier_settings();
+        assert_eq!(v.simulated_roots, [PathBuf::from("/conf/sim/root-ca.der")]);
+        assert_eq!(v.collateral_files, [PathBuf::from("/conf/c.json")]);
+        assert_eq!(v.collateral.bundles, [PathBuf::from("/conf/b.json")]);
+        assert_eq!(v.collateral.cache_dir, Some(PathBuf::from("/var/cache/initra")));
+        assert_eq!(v.collateral.pccs_url.as_deref(), Some("https://pccs:8081"));
+        assert_eq!(v.collateral.max_collateral_age.as_deref(), Some("7d"));
+        assert_eq!(v.accept_tcb_status, ["SWHardeningNeeded"]);
+
+        let bad_age = r#"{"kms_server":"h:1","ra_config":{},"initra":{"max_collateral_age":"soon"}}"#;
+        let err = InitConfig::from_str(Path::new("c"), bad_age, None).unwrap_err().to_string();
+        assert!(err.contains("initra.max_collateral_age") && err.contains("soon"), "{err}");
+        let bad_status = r#"{"kms_server":"h:1","ra_config":{},"initra":{"accept_tcb_status":["UpToDate","uptodate"]}}"#;
+        let err = InitConfig::from_str(Path::new("c"), bad_status, None).unwrap_err().to_string();
+        assert!(err.contains("initra.accept_tcb_status[1]") && err.contains("\"uptodate\""), "{err}");
     }
 
     #[test]

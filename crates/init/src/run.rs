@@ -10,7 +10,7 @@ use initra_attest::sim::{SimAttester, SimPlatform};
 use initra_attest::Attester;
 use initra_client::{ClientConfig, ClientIdentity, SecretClient, ServerTrust};
 use initra_ratls::{CertOptions, RaTlsIdentity};
-use initra_verify::{Policy, RootKind, StaticCollateral, TcbStatus, TrustRoots, Verifier};
+use initra_verify::Policy;
 use zeroize::Zeroizing;
 
 use crate::config::{ImageKind, InitConfig, IMAGE_KEY_SECRET, KMS_SERVER_ENV};
@@ -72,9 +72,12 @@ pub enum LaunchError {
     /// Producing this workload's evidence failed.
     #[error("attestation: {0}")]
     Attest(String),
-    /// Setting up verification of the server failed.
+    /// Setting up verification of the server failed (policy, roots, collateral sources).
     #[error("verifying the server: {0}")]
     Verify(#[from] initra_verify::Error),
+    /// The collateral sources or roots for verifying the server could not be set up.
+    #[error("verifying the server: {0}")]
+    Collateral(#[from] initra_collateral::Error),
     /// The image could not be verified or unlocked.
     #[error("image {path}: {source}")]
     Image {
@@ -251,30 +254,12 @@ fn server_trust(config: &InitConfig) -> Result<ServerTrust, LaunchError> {
         return ServerTrust::pinned_ca_file(ca)
             .map_err(|source| LaunchError::Client { server: config.kms_server.clone(), source });
     }
-    let mut roots = TrustRoots::intel();
-    for r in &s.trust_roots {
-        roots = roots.with_root_file_auto(r)?;
-    }
-    if let Some(sim) = &s.simulated_root {
-        roots = roots.with_root_file(sim, RootKind::Simulated)?;
-    }
-    let collateral = StaticCollateral::from_files(&s.collateral)?;
     let origin = format!("{}: ra_config", config.source.display());
     let ra_config = serde_json::to_vec(&config.ra_config).map_err(|e| Error::ParseConfig {
         path: config.source.clone(),
         message: e.to_string(),
     })?;
-    let mut policy = Policy::from_bytes(&ra_config, &origin)?;
-    if !s.accept_tcb_status.is_empty() {
-        let mut statuses = vec![TcbStatus::UpToDate];
-        for st in &s.accept_tcb_status {
-            statuses.push(st.parse().map_err(|m| Error::InvalidConfig {
-                path: config.source.clone(),
-                field: "initra.accept_tcb_status".into(),
-                message: m,
-            })?);
-        }
-        policy = policy.with_accepted_statuses(statuses);
-    }
-    Ok(ServerTrust::Attested(Arc::new(Verifier::new(roots, Arc::new(collateral), Arc::new(policy)))))
+    let policy = Policy::from_bytes(&ra_config, &origin)?;
+    let verifier = s.verifier_settings().build(policy)?;
+    Ok(ServerTrust::Attested(Arc::new(verifier)))
 }

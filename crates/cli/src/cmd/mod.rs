@@ -2,6 +2,7 @@
 //! library crate that does the work.
 
 pub(crate) mod collateral;
+pub(crate) mod common;
 pub(crate) mod image;
 pub(crate) mod init;
 pub(crate) mod quote;

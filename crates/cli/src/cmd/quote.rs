@@ -77,6 +77,10 @@ pub(crate) struct VerifyArgs {
     /// Accept debug enclaves / TDs.
     #[arg(long)]
     allow_debug: bool,
+    /// Refuse collateral whose TCB info, QE identity or PCK CRL was issued longer ago than this
+    /// (e.g. `7d`), guarding against a stale PCCS serving old but signed data (docs/collateral.md).
+    #[arg(long, value_name = "DURATION")]
+    max_collateral_age: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -274,7 +278,17 @@ fn verify_inner(args: &VerifyArgs) -> Result<(Value, bool), Invalid> {
     };
     let collateral =
         StaticCollateral::from_files(&args.collateral).map_err(|e| invalid(e.into()))?;
-    let verifier = Verifier::new(roots, Arc::new(collateral), Arc::new(policy));
+    let max_age = args
+        .max_collateral_age
+        .as_deref()
+        .map(|s| initra_collateral::freshness::parse_duration(s, "--max-collateral-age"))
+        .transpose()
+        .map_err(|e| invalid(e.into()))?;
+    let source = initra_collateral::FreshnessChecked::new(
+        collateral,
+        initra_collateral::FreshnessPolicy { max_age, grace: None },
+    );
+    let verifier = Verifier::new(roots, Arc::new(source), Arc::new(policy));
     let verdict = verifier
         .verify_quote(&quote, now)
         .with_context(|| format!("{}", args.file.display()))

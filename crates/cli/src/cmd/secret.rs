@@ -11,7 +11,9 @@ use initra_attest::sim::{SimAttester, SimPlatform};
 use initra_attest::EnclaveIdentity;
 use initra_client::{ClientConfig, ClientIdentity, RetryPolicy, ServerTrust};
 use initra_ratls::{CertOptions, RaTlsIdentity};
-use initra_verify::{Policy, RootKind, StaticCollateral, TcbStatus, TrustRoots, Verifier};
+use initra_collateral::load_policy;
+
+use super::common::VerifierArgs;
 
 /// Arguments of `initra get-secret`.
 #[derive(clap::Args)]
@@ -44,18 +46,9 @@ pub(crate) struct GetSecretArgs {
     /// the --ra-config file.
     #[arg(long, value_name = "FILE", requires = "sim")]
     identity: Option<PathBuf>,
-    /// Collateral file for verifying the server (dcap-qvl JSON layout); repeatable.
-    #[arg(long, value_name = "FILE")]
-    collateral: Vec<PathBuf>,
-    /// Additional trust root (DER or PEM); repeatable.
-    #[arg(long, value_name = "FILE")]
-    root: Vec<PathBuf>,
-    /// The simulated platform's root: without it a simulated server is refused.
-    #[arg(long, value_name = "FILE")]
-    sim_root: Vec<PathBuf>,
-    /// Also accept this TCB status for the server (besides UpToDate); repeatable or comma-separated.
-    #[arg(long, value_name = "STATUS", value_delimiter = ',')]
-    accept_status: Vec<String>,
+    /// How the server's evidence is verified.
+    #[command(flatten)]
+    verify: VerifierArgs,
     /// Overall deadline, retries included.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     timeout: Duration,
@@ -73,7 +66,7 @@ pub(crate) struct GetSecretArgs {
     export_key: Option<PathBuf>,
 }
 
-pub(crate) fn run(args: GetSecretArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(mut args: GetSecretArgs) -> anyhow::Result<ExitCode> {
     // Refuse before any network work: a secret on a terminal ends up in scrollback.
     let to_stdout = match args.output.as_deref() {
         None => {
@@ -87,7 +80,8 @@ pub(crate) fn run(args: GetSecretArgs) -> anyhow::Result<ExitCode> {
         Some(p) => p == Path::new("-"),
     };
     let identity = client_identity(&args)?;
-    let server_trust = server_trust(&args)?;
+    let verify = std::mem::take(&mut args.verify);
+    let server_trust = server_trust(&args, verify)?;
     let config = ClientConfig {
         server: args.server.clone(),
         identity,
@@ -166,40 +160,12 @@ fn client_identity(args: &GetSecretArgs) -> anyhow::Result<ClientIdentity> {
     ))
 }
 
-fn server_trust(args: &GetSecretArgs) -> anyhow::Result<ServerTrust> {
+fn server_trust(args: &GetSecretArgs, verify: VerifierArgs) -> anyhow::Result<ServerTrust> {
     if let Some(ca) = &args.ca {
         return Ok(ServerTrust::pinned_ca_file(ca)?);
     }
-    let mut roots = TrustRoots::intel();
-    for r in &args.root {
-        roots = roots.with_root_file_auto(r)?;
-    }
-    for r in &args.sim_root {
-        roots = roots.with_root_file(r, RootKind::Simulated)?;
-    }
-    let collateral = StaticCollateral::from_files(&args.collateral)?;
-    let mut policy = match (&args.policy, &args.ra_config) {
-        (Some(p), Some(ra)) => {
-            Policy::from_file(p)?.with_identities_from(&Policy::from_occlum_config_file(ra)?)
-        }
-        (Some(p), None) => Policy::from_file(p)?,
-        (None, Some(ra)) => Policy::from_occlum_config_file(ra)?,
-        (None, None) => anyhow::bail!("expected --ra-config, --policy or --ca"),
-    };
-    if !args.accept_status.is_empty() {
-        let mut statuses = policy.accepted_statuses().to_vec();
-        for s in &args.accept_status {
-            let status = TcbStatus::from_reported(s);
-            if let TcbStatus::Unknown(name) = &status {
-                anyhow::bail!("--accept-status: unknown TCB status {name:?}");
-            }
-            statuses.push(status);
-        }
-        policy = policy.with_accepted_statuses(statuses);
-    }
-    Ok(ServerTrust::Attested(Arc::new(Verifier::new(
-        roots,
-        Arc::new(collateral),
-        Arc::new(policy),
-    ))))
+    let policy = load_policy(args.policy.as_deref(), args.ra_config.as_deref())?
+        .context("expected --ra-config, --policy or --ca")?;
+    let verifier = verify.into_settings().build(policy)?;
+    Ok(ServerTrust::Attested(Arc::new(verifier)))
 }

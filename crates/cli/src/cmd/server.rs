@@ -7,6 +7,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use initra_server::{BoundServer, Limits, ServerConfig, ServerIdentity};
 
+use super::common::VerifierArgs;
+
 /// Arguments of `initra server`.
 #[derive(clap::Args)]
 #[command(
@@ -39,18 +41,9 @@ pub(crate) struct ServerArgs {
     /// Private key (PEM) of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// Collateral file (dcap-qvl JSON layout); repeatable.
-    #[arg(long, value_name = "FILE")]
-    collateral: Vec<PathBuf>,
-    /// Additional trust root certificate (DER or PEM); repeatable. Intel's root is always trusted.
-    #[arg(long, value_name = "FILE")]
-    root: Vec<PathBuf>,
-    /// The simulated platform's root (`DIR/root-ca.der`): without it simulated evidence is refused.
-    #[arg(long, value_name = "FILE")]
-    sim_root: Vec<PathBuf>,
-    /// Also accept this TCB status (besides UpToDate); repeatable or comma-separated.
-    #[arg(long, value_name = "STATUS", value_delimiter = ',')]
-    accept_status: Vec<String>,
+    /// How client evidence is verified.
+    #[command(flatten)]
+    verify: VerifierArgs,
     /// Largest request message in bytes.
     #[arg(long, default_value_t = Limits::default().max_message_bytes)]
     max_message_bytes: usize,
@@ -82,24 +75,13 @@ pub(crate) fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     };
     let mut builder = ServerConfig::builder(args.addr, args.secrets)
         .identity(identity)
+        .verifier(args.verify.into_settings())
         .limits(limits);
     if let Some(p) = args.ra_config {
         builder = builder.ra_config(p);
     }
     if let Some(p) = args.policy {
         builder = builder.policy(p);
-    }
-    for c in args.collateral {
-        builder = builder.collateral(c);
-    }
-    for r in args.root {
-        builder = builder.root(r, false);
-    }
-    for r in args.sim_root {
-        builder = builder.root(r, true);
-    }
-    for s in args.accept_status {
-        builder = builder.accept_status(s);
     }
     let config = builder.build()?;
 
