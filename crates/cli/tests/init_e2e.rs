@@ -6,35 +6,15 @@
 //! Private placement needs a mount namespace; the test is skipped (with a message) where the machine allows
 //! none (neither root nor unprivileged user namespaces).
 
-use std::net::{TcpListener, TcpStream};
+// Test code: a failed unwrap or index is a failed test.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-const INITRA: &str = env!("CARGO_BIN_EXE_initra");
-
-fn initra(args: &[&str], cwd: &Path) -> Output {
-    let out = Command::new(INITRA).args(args).current_dir(cwd).output().unwrap();
-    assert!(
-        out.status.success(),
-        "initra {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::{free_port, initra_ok as initra, write_sim_bundle, Server, INITRA};
 
 fn namespaces_available() -> bool {
     Command::new("unshare")
@@ -92,11 +72,24 @@ struct Setup {
     at: Layout,
     alpha: Vec<u8>,
     beta: Vec<u8>,
-    _server: Server,
+    server: Server,
 }
 
-/// Writes an init config whose script copies what it sees into `seen/`; `extra` changes the measurement.
-fn write_init_config(s: &Layout, name: &str, port: u16, server_id: &serde_json::Value, extra: &str) -> PathBuf {
+/// How init verifies the server: the `initra` fields of the default set-up (a collateral file).
+fn collateral_file() -> serde_json::Value {
+    serde_json::json!({"collateral": ["sim/collateral.json"]})
+}
+
+/// Writes an init config whose script copies what it sees into `seen/`; `extra` changes the measurement,
+/// `verify` holds the `initra` fields for verifying the server (collateral sources, freshness).
+fn write_init_config(
+    s: &Layout,
+    name: &str,
+    port: u16,
+    server_id: &serde_json::Value,
+    extra: &str,
+    verify: &serde_json::Value,
+) -> PathBuf {
     let etc = s.etc_dir();
     let mount = s.mount();
     let out = s.out();
@@ -108,7 +101,7 @@ fn write_init_config(s: &Layout, name: &str, port: u16, server_id: &serde_json::
         mount = mount.display(),
         etc = etc.display()
     );
-    let conf = serde_json::json!({
+    let mut conf = serde_json::json!({
         "kms_server": format!("127.0.0.1:{port}"),
         "kms_keys": [
             {"key": "alpha", "path": etc.join("alpha")},
@@ -119,7 +112,6 @@ fn write_init_config(s: &Layout, name: &str, port: u16, server_id: &serde_json::
             "attester": "sim",
             "sim_dir": "sim",
             "simulated_root": "sim/root-ca.der",
-            "collateral": ["sim/collateral.json"],
             "image": {"path": "app.img", "type": "encrypted", "mount": mount},
             "command": ["/bin/sh", "-c", script],
             "env": {"INITRA_E2E_TOKEN": "alpha"},
@@ -127,12 +119,19 @@ fn write_init_config(s: &Layout, name: &str, port: u16, server_id: &serde_json::
         },
         "_comment": extra
     });
+    for (k, v) in verify.as_object().unwrap() {
+        conf["initra"][k] = v.clone();
+    }
     let path = s.dir.join(name);
     std::fs::write(&path, serde_json::to_string_pretty(&conf).unwrap()).unwrap();
     path
 }
 
 fn setup() -> Option<(Setup, u16, serde_json::Value)> {
+    setup_verifying_with(&collateral_file())
+}
+
+fn setup_verifying_with(verify: &serde_json::Value) -> Option<(Setup, u16, serde_json::Value)> {
     if !namespaces_available() {
         eprintln!("SKIPPED: no mount namespaces on this machine (need root or unprivileged user namespaces)");
         return None;
@@ -143,7 +142,10 @@ fn setup() -> Option<(Setup, u16, serde_json::Value)> {
     std::fs::create_dir_all(d.join("rootfs")).unwrap();
     std::fs::write(d.join("rootfs/hello.txt"), b"image content\n").unwrap();
     initra(&["gen-image-key", "image.key"], d);
-    initra(&["image", "seal", "--key", "image.key", "rootfs", "app.img"], d);
+    initra(
+        &["image", "seal", "--key", "image.key", "rootfs", "app.img"],
+        d,
+    );
 
     // Exact bytes: a trailing newline, a NUL and a non-UTF-8 byte must all survive.
     let alpha = b"alpha secret\n".to_vec();
@@ -158,76 +160,127 @@ fn setup() -> Option<(Setup, u16, serde_json::Value)> {
     std::fs::write(d.join("secret_config.json"), secrets.to_string()).unwrap();
 
     let at = Layout {
-        unique: format!("{}-{}", std::process::id(), d.file_name().unwrap().to_string_lossy()),
+        unique: format!(
+            "{}-{}",
+            std::process::id(),
+            d.file_name().unwrap().to_string_lossy()
+        ),
         dir: d.to_path_buf(),
     };
     let server_id = measure(d, None);
     let port = free_port();
-    let init_conf = write_init_config(&at, "init.json", port, &server_id, "");
+    // The bundle exists before the server's evidence is checked, whatever the test configures.
+    write_sim_bundle(&d.join("sim"), &d.join("bundle.json"));
+    let init_conf = write_init_config(&at, "init.json", port, &server_id, "", verify);
     let client_id = measure(d, Some(&init_conf));
     std::fs::write(d.join("dynamic_config.json"), verify_config(&client_id)).unwrap();
 
-    let server = Command::new(INITRA)
-        .args(["--log", "info", "server", "--addr"])
-        .arg(format!("127.0.0.1:{port}"))
-        .args([
-            "--ra-config", "dynamic_config.json", "--secrets", "secret_config.json", "--sim", "sim",
-            "--sim-root", "sim/root-ca.der", "--collateral", "sim/collateral.json",
-        ])
-        .current_dir(d)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(d.join("server.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let setup = Setup { _tmp: dir, at, alpha, beta, _server: Server(server) };
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(30), "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let args: Vec<String> = [
+        "--ra-config",
+        "dynamic_config.json",
+        "--secrets",
+        "secret_config.json",
+        "--sim",
+        "sim",
+        "--sim-root",
+        "sim/root-ca.der",
+        "--collateral",
+        "sim/collateral.json",
+    ]
+    .map(String::from)
+    .to_vec();
+    let server = Server::start_at(&format!("127.0.0.1:{port}"), &args, Some(d));
+    let setup = Setup {
+        _tmp: dir,
+        at,
+        alpha,
+        beta,
+        server,
+    };
     Some((setup, port, server_id))
+}
+
+/// Runs `initra --log info init --config CONFIG` in the test's directory: exit code and stderr.
+fn run_init(at: &Layout, config: &str) -> (Option<i32>, String) {
+    let out = Command::new(INITRA)
+        .args(["--log", "info", "init", "--config", config])
+        .current_dir(&at.dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn init_unlocks_image_places_secrets_privately_and_execs() {
     let Some((s, _port, _)) = setup() else { return };
-    let out = Command::new(INITRA)
-        .args(["--log", "info", "init", "--config", "init.json"])
-        .current_dir(&s.at.dir)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = run_init(&s.at, "init.json");
     // The script's own exit status (7) is init's: init exec'd into it.
-    assert_eq!(out.status.code(), Some(7), "init/app failed: {stderr}");
+    assert_eq!(code, Some(7), "init/app failed: {stderr}");
     let seen = s.at.out();
-    assert_eq!(std::fs::read(seen.join("image")).unwrap(), b"image content\n");
+    assert_eq!(
+        std::fs::read(seen.join("image")).unwrap(),
+        b"image content\n"
+    );
     assert_eq!(std::fs::read(seen.join("alpha")).unwrap(), s.alpha);
     assert_eq!(std::fs::read(seen.join("beta")).unwrap(), s.beta);
-    assert_eq!(std::fs::read_to_string(seen.join("mode")).unwrap().trim(), "600");
-    assert_eq!(std::fs::read(seen.join("env")).unwrap(), b"alpha secret\n\n");
+    assert_eq!(
+        std::fs::read_to_string(seen.join("mode")).unwrap().trim(),
+        "600"
+    );
+    assert_eq!(
+        std::fs::read(seen.join("env")).unwrap(),
+        b"alpha secret\n\n"
+    );
     // Nothing of it exists on the host.
-    assert!(!s.at.etc_dir().exists(), "{} leaked to the host", s.at.etc_dir().display());
-    assert!(!s.at.mount().parent().unwrap().exists(), "{} leaked to the host", s.at.mount().display());
-    let log = std::fs::read_to_string(s.at.dir.join("server.log")).unwrap();
-    assert!(log.contains("alpha") && log.contains("simulated"), "server log lacks the decision: {log}");
-    assert!(!log.contains("alpha secret"), "server log leaks a secret value");
+    assert!(
+        !s.at.etc_dir().exists(),
+        "{} leaked to the host",
+        s.at.etc_dir().display()
+    );
+    assert!(
+        !s.at.mount().parent().unwrap().exists(),
+        "{} leaked to the host",
+        s.at.mount().display()
+    );
+    let log = s.server.log();
+    assert!(
+        log.contains("alpha") && log.contains("simulated"),
+        "server log lacks the decision: {log}"
+    );
+    assert!(
+        !log.contains("alpha secret"),
+        "server log leaks a secret value"
+    );
 }
 
 #[test]
 fn refused_client_launches_nothing_and_says_why() {
-    let Some((s, port, server_id)) = setup() else { return };
+    let Some((s, port, server_id)) = setup() else {
+        return;
+    };
     // Same binary, changed configuration: a new MRENCLAVE the server's dynamic_config does not list.
-    write_init_config(&s.at, "changed.json", port, &server_id, "changed");
-    let out = Command::new(INITRA)
-        .args(["init", "--config", "changed.json"])
-        .current_dir(&s.at.dir)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "expected a rejection: {stderr}");
-    assert!(stderr.contains("mr_enclave"), "the reason is not named: {stderr}");
+    write_init_config(
+        &s.at,
+        "changed.json",
+        port,
+        &server_id,
+        "changed",
+        &collateral_file(),
+    );
+    let (code, stderr) = run_init(&s.at, "changed.json");
+    assert_eq!(code, Some(1), "expected a rejection: {stderr}");
+    assert!(
+        stderr.contains("mr_enclave"),
+        "the reason is not named: {stderr}"
+    );
     assert!(stderr.contains("nothing was launched"), "{stderr}");
-    assert!(!s.at.out().exists(), "the command ran although the server refused");
+    assert!(
+        !s.at.out().exists(),
+        "the command ran although the server refused"
+    );
     assert!(!s.at.etc_dir().exists());
 }
 
@@ -239,13 +292,44 @@ fn tampered_image_is_refused_and_nothing_is_launched() {
     let last = bytes.len() - 20;
     bytes[last] ^= 0x40;
     std::fs::write(&img, bytes).unwrap();
-    let out = Command::new(INITRA)
-        .args(["init", "--config", "init.json"])
-        .current_dir(&s.at.dir)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("app.img"), "the image is not named: {stderr}");
-    assert!(!s.at.out().exists(), "the command ran with a tampered image");
+    let (code, stderr) = run_init(&s.at, "init.json");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("app.img"),
+        "the image is not named: {stderr}"
+    );
+    assert!(
+        !s.at.out().exists(),
+        "the command ran with a tampered image"
+    );
+}
+
+/// init verifies the server with an offline bundle instead of a collateral file; a maximum collateral
+/// age it cannot meet stops the launch before anything is fetched, naming the item.
+#[test]
+fn init_verifies_server_with_bundle_and_enforces_max_age() {
+    let Some((s, port, server_id)) =
+        setup_verifying_with(&serde_json::json!({"collateral_bundles": ["bundle.json"]}))
+    else {
+        return;
+    };
+    let (code, stderr) = run_init(&s.at, "init.json");
+    assert_eq!(code, Some(7), "init/app failed: {stderr}");
+    assert_eq!(std::fs::read(s.at.out().join("alpha")).unwrap(), s.alpha);
+
+    std::fs::remove_dir_all(s.at.out()).unwrap();
+    let strict =
+        serde_json::json!({"collateral_bundles": ["bundle.json"], "max_collateral_age": "1s"});
+    write_init_config(&s.at, "strict.json", port, &server_id, "", &strict);
+    let (code, stderr) = run_init(&s.at, "strict.json");
+    assert_eq!(code, Some(1), "expected a rejection: {stderr}");
+    assert!(
+        stderr.contains("too old: issued") && stderr.contains("max age 1s"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was launched"), "{stderr}");
+    assert!(
+        !s.at.out().exists(),
+        "the command ran although the server was refused"
+    );
 }

@@ -3,14 +3,14 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failure should stop the test loudly
 
-mod server_common;
+mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
 use initra_server::secrets::SecretStore;
-use server_common::*;
+use support::*;
 
 fn sample_secrets() -> Vec<(String, Vec<u8>)> {
     let store = SecretStore::from_occlum_file(Path::new(SAMPLE_SECRETS)).unwrap();
@@ -163,16 +163,7 @@ fn certificate_key_not_matching_quote_is_refused() {
 #[test]
 fn simulated_evidence_refused_without_sim_root() {
     let f = Fixture::new();
-    let args: Vec<String> = {
-        let a = f.server_args();
-        let pos = a.iter().position(|x| x == "--sim-root").unwrap();
-        a.iter()
-            .enumerate()
-            .filter(|(i, _)| *i != pos && *i != pos + 1)
-            .map(|(_, v)| v.clone())
-            .collect()
-    };
-    let server = Server::start(&args);
+    let server = Server::start(&without(&f.server_args(), "--sim-root"));
     let o = get_secret(&f.client_args(&server), &["cert", "-o", &s(&f.path("x"))]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
@@ -187,10 +178,7 @@ fn simulated_evidence_refused_without_sim_root() {
 fn measured_server_identity_matches_initra_measure() {
     let f = Fixture::new();
     // No --identity: the server measures its executable (not its configuration, see docs/protocol.md).
-    let mut args = f.server_args();
-    let pos = args.iter().position(|a| a == "--identity").unwrap();
-    args.drain(pos..pos + 2);
-    let server = Server::start(&args);
+    let server = Server::start(&without(&f.server_args(), "--identity"));
     let m = Command::new(INITRA)
         .args(["measure", "--exe", INITRA, "--json", "--sim"])
         .arg(&f.sim)
@@ -214,6 +202,100 @@ fn measured_server_identity_matches_initra_measure() {
     let o = get_secret(&cargs, &["cert", "-o", "-"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(o.stdout, b"test sample certificates\n");
+}
+
+/// A server without network and without `--collateral`: an offline bundle (as `initra collateral fetch`
+/// writes it) verifies the client.
+#[test]
+fn server_verifies_with_offline_bundle_only() {
+    let f = Fixture::new();
+    let bundle = f.path("bundle.json");
+    write_sim_bundle(&f.sim, &bundle);
+    let mut args = without(&f.server_args(), "--collateral");
+    args.extend(["--collateral-bundle".into(), s(&bundle)]);
+    let server = Server::start(&args);
+    let o = get_secret(&f.client_args(&server), &["cert", "-o", "-"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stderr(&o), server.log());
+    assert_eq!(o.stdout, b"test sample certificates\n");
+    assert!(server.log().contains("client attestation accepted"));
+}
+
+/// A server with a PCCS (a fake one serving the simulated platform's collateral) and a cache directory:
+/// the first client makes it fetch once, later clients are verified from the cache.
+#[test]
+fn server_fetches_collateral_from_pccs_once_and_caches_it() {
+    let f = Fixture::new();
+    let pccs = sim_pccs(&f.sim);
+    let cache = f.path("cache");
+    let mut args = without(&f.server_args(), "--collateral");
+    args.extend([
+        "--pccs-url".into(),
+        pccs.url(),
+        "--collateral-cache".into(),
+        s(&cache),
+    ]);
+    let server = Server::start(&args);
+    for _ in 0..2 {
+        let o = get_secret(&f.client_args(&server), &["cert", "-o", "-"]);
+        assert_eq!(o.status.code(), Some(0), "{}\n{}", stderr(&o), server.log());
+        assert_eq!(o.stdout, b"test sample certificates\n");
+    }
+    let mut paths = pccs.paths();
+    paths.sort();
+    assert_eq!(paths.len(), 4, "one fetch of four items: {paths:?}");
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.starts_with("/sgx/certification/v4/tcb?fmspc=")),
+        "{paths:?}"
+    );
+    let key = sim_key(&f.sim).id();
+    assert!(
+        cache.join(format!("{key}.json")).is_file(),
+        "no cache file for {key}"
+    );
+    assert!(
+        server.log().contains("collateral fetched"),
+        "{}",
+        server.log()
+    );
+}
+
+/// `--max-collateral-age` covers every collateral source: collateral issued a day ago is too old for
+/// `1s`, and the client is refused with the item named.
+#[test]
+fn max_collateral_age_refuses_client_naming_the_item() {
+    let f = Fixture::new();
+    let mut args = f.server_args();
+    args.extend(["--max-collateral-age".into(), "1s".into()]);
+    assert_refused_as_too_old(&f, &Server::start(&args));
+}
+
+/// The same setting in the policy file behaves like the flag.
+#[test]
+fn policy_max_collateral_age_behaves_like_the_flag() {
+    let f = Fixture::new();
+    let policy = f.write(
+        "policy.json",
+        r#"{"identities":"any","max_collateral_age":"1s"}"#,
+    );
+    let mut args = f.server_args();
+    args.extend(["--policy".into(), s(&policy)]);
+    assert_refused_as_too_old(&f, &Server::start(&args));
+}
+
+fn assert_refused_as_too_old(f: &Fixture, server: &Server) {
+    let o = get_secret(&f.client_args(server), &["cert", "-o", &s(&f.path("x"))]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("server refused this client"), "{err}");
+    let item = ["TCB info", "QE identity", "PCK CRL"]
+        .into_iter()
+        .find(|i| err.contains(&format!("collateral {i} too old: issued ")));
+    assert!(item.is_some(), "the item is not named: {err}");
+    assert!(err.contains("max age 1s"), "{err}");
+    assert!(server.wait_log("too old"), "{}", server.log());
+    assert!(!f.path("x").exists());
 }
 
 #[test]
@@ -341,17 +423,7 @@ fn python_grpcio_client() {
     let f = Fixture::new();
     let d = f.dir.path();
     let sh = |cmd: &str| {
-        let o = Command::new("sh")
-            .arg("-c")
-            .arg(cmd)
-            .current_dir(d)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{cmd}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        run_ok(Command::new("sh").arg("-c").arg(cmd).current_dir(d), cmd);
     };
     sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
         -days 2 -subj /CN=test-ca -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign");

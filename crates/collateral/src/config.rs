@@ -110,7 +110,10 @@ impl CollateralSettings {
 
     /// Builds the source chain, wrapped in the freshness policy.
     pub fn build(&self) -> Result<FreshnessChecked<SourceChain>, Error> {
-        Ok(FreshnessChecked::new(self.build_chain()?, self.freshness()?))
+        Ok(FreshnessChecked::new(
+            self.build_chain()?,
+            self.freshness()?,
+        ))
     }
 
     /// Builds the source chain without the freshness policy (for callers that add sources of

@@ -163,9 +163,7 @@ impl<S: CollateralSource> FreshnessChecked<S> {
 }
 
 impl<S: CollateralSource> CollateralSource for FreshnessChecked<S> {
-    fn collateral_for(&self, quote: &Quote) -> Result<Arc<Collateral>, initra_verify::Error> {
-        self.collateral_for_at(quote, SystemTime::now())
-    }
+    collateral_for_now!();
 
     fn collateral_for_at(
         &self,

@@ -20,6 +20,19 @@
     clippy::panic
 )]
 
+/// `collateral_for` at the current time, for sources whose work is in `collateral_for_at` (the
+/// verification time decides refreshes, freshness and which collateral is valid).
+macro_rules! collateral_for_now {
+    () => {
+        fn collateral_for(
+            &self,
+            quote: &initra_evidence::Quote,
+        ) -> Result<std::sync::Arc<initra_verify::Collateral>, initra_verify::Error> {
+            self.collateral_for_at(quote, std::time::SystemTime::now())
+        }
+    };
+}
+
 pub mod bundle;
 pub mod cache;
 pub mod config;

@@ -99,31 +99,39 @@ impl VerifierSettings {
         &self,
         policy_max_age: Option<Duration>,
     ) -> Result<Arc<dyn CollateralSource>, Error> {
-        let mut chain = SourceChain::new();
-        let others = self.collateral.build_chain()?;
-        if !self.collateral_files.is_empty() {
-            let files = FileCollateral {
-                inner: StaticCollateral::from_files(&self.collateral_files)?,
-                // Alone, a file is used as is (dcap-qvl names any mismatch); in front of other
-                // sources it must match, so the next source gets its turn.
-                strict: !others.is_empty(),
-            };
-            let names: Vec<String> = self
-                .collateral_files
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect();
-            chain.push(
-                format!("collateral files {}", names.join(", ")),
-                Box::new(files),
-            );
-        }
-        chain.append(others);
         let freshness = self.freshness(policy_max_age)?;
-        Ok(Arc::new(FreshnessChecked::new(
-            BoxedSource(chain.into_source()),
-            freshness,
-        )))
+        let others = self.collateral.build_chain()?;
+        if self.collateral_files.is_empty() {
+            return Ok(Arc::new(FreshnessChecked::new(others, freshness)));
+        }
+        let files = StaticCollateral::from_files(&self.collateral_files)?;
+        if others.is_empty() {
+            // Alone, the files answer for themselves (a single file is used as is: dcap-qvl names
+            // any mismatch precisely), without keying the quote first.
+            return Ok(Arc::new(FreshnessChecked::new(
+                FileCollateral {
+                    inner: files,
+                    strict: false,
+                },
+                freshness,
+            )));
+        }
+        let names: Vec<String> = self
+            .collateral_files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let mut chain = SourceChain::new();
+        // In front of other sources a file must match the quote, so the next source gets its turn.
+        chain.push(
+            format!("collateral files {}", names.join(", ")),
+            Box::new(FileCollateral {
+                inner: files,
+                strict: true,
+            }),
+        );
+        chain.append(others);
+        Ok(Arc::new(FreshnessChecked::new(chain, freshness)))
     }
 }
 
@@ -135,9 +143,9 @@ pub fn load_policy(
     ra_config: Option<&Path>,
 ) -> Result<Option<Policy>, Error> {
     Ok(match (policy_file, ra_config) {
-        (Some(p), Some(ra)) => Some(
-            Policy::from_file(p)?.with_identities_from(&Policy::from_occlum_config_file(ra)?),
-        ),
+        (Some(p), Some(ra)) => {
+            Some(Policy::from_file(p)?.with_identities_from(&Policy::from_occlum_config_file(ra)?))
+        }
         (Some(p), None) => Some(Policy::from_file(p)?),
         (None, Some(ra)) => Some(Policy::from_occlum_config_file(ra)?),
         (None, None) => None,
@@ -151,9 +159,7 @@ struct FileCollateral {
 }
 
 impl CollateralSource for FileCollateral {
-    fn collateral_for(&self, quote: &Quote) -> Result<Arc<Collateral>, initra_verify::Error> {
-        self.collateral_for_at(quote, SystemTime::now())
-    }
+    collateral_for_now!();
 
     fn collateral_for_at(
         &self,
@@ -172,23 +178,6 @@ impl CollateralSource for FileCollateral {
             }
         }
         Ok(c)
-    }
-}
-
-/// A boxed source as a sized one, for [`FreshnessChecked`].
-struct BoxedSource(Box<dyn CollateralSource>);
-
-impl CollateralSource for BoxedSource {
-    fn collateral_for(&self, quote: &Quote) -> Result<Arc<Collateral>, initra_verify::Error> {
-        self.0.collateral_for(quote)
-    }
-
-    fn collateral_for_at(
-        &self,
-        quote: &Quote,
-        now: SystemTime,
-    ) -> Result<Arc<Collateral>, initra_verify::Error> {
-        self.0.collateral_for_at(quote, now)
     }
 }
 

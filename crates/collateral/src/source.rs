@@ -186,9 +186,7 @@ fn verify_err(e: Error) -> initra_verify::Error {
 }
 
 impl CollateralSource for CachedSource {
-    fn collateral_for(&self, quote: &Quote) -> Result<Arc<Collateral>, initra_verify::Error> {
-        self.collateral_for_at(quote, SystemTime::now())
-    }
+    collateral_for_now!();
 
     fn collateral_for_at(
         &self,
@@ -315,25 +313,10 @@ impl SourceChain {
     pub fn append(&mut self, other: SourceChain) {
         self.sources.extend(other.sources);
     }
-
-    /// The chain as one source; a chain of exactly one source is that source itself, so its
-    /// errors reach the verifier unwrapped (and a quote is not keyed before it is asked).
-    pub fn into_source(mut self) -> Box<dyn CollateralSource> {
-        match self.sources.pop() {
-            Some((_, only)) if self.sources.is_empty() => only,
-            Some(last) => {
-                self.sources.push(last);
-                Box::new(self)
-            }
-            None => Box::new(self),
-        }
-    }
 }
 
 impl CollateralSource for SourceChain {
-    fn collateral_for(&self, quote: &Quote) -> Result<Arc<Collateral>, initra_verify::Error> {
-        self.collateral_for_at(quote, SystemTime::now())
-    }
+    collateral_for_now!();
 
     fn collateral_for_at(
         &self,

@@ -180,6 +180,11 @@ impl Drop for FakePccs {
     }
 }
 
+/// Reads a collateral file in dcap-qvl's JSON layout (e.g. a simulated platform's `collateral.json`).
+pub fn collateral_file(path: &std::path::Path) -> QuoteCollateralV3 {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
 /// A URL on which nothing listens.
 pub fn dead_url() -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -293,11 +298,9 @@ fn route(path: &str, b: &Behaviour, r: &Responses) -> Reply {
             vec![("SGX-PCK-CRL-Issuer-Chain", header(&r.pck_crl_chain_pem))],
             encode_crl(&r.pck_crl_der, b.pck_crl),
         ),
-        "/sgx/certification/v4/rootcacrl" => (
-            "200 OK",
-            vec![],
-            encode_crl(&r.root_crl_der, b.root_crl),
-        ),
+        "/sgx/certification/v4/rootcacrl" => {
+            ("200 OK", vec![], encode_crl(&r.root_crl_der, b.root_crl))
+        }
         _ => ("404 Not Found", vec![], Vec::new()),
     }
 }

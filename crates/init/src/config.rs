@@ -177,7 +177,10 @@ impl InitConfig {
         let mut seen_paths = std::collections::BTreeSet::new();
         for (i, k) in raw.kms_keys.iter().enumerate() {
             if k.key.is_empty() {
-                return Err(invalid(&format!("kms_keys[{i}].key"), "empty secret name".into()));
+                return Err(invalid(
+                    &format!("kms_keys[{i}].key"),
+                    "empty secret name".into(),
+                ));
             }
             check_absolute(&k.path).map_err(|m| invalid(&format!("kms_keys[{i}].path"), m))?;
             if !seen_paths.insert(k.path.clone()) {
@@ -232,10 +235,16 @@ impl InitConfig {
         }
         for (var, secret) in &initra.env {
             if var.is_empty() || var.contains('=') || var.contains('\0') {
-                return Err(invalid(&format!("initra.env.{var}"), "not a valid variable name".into()));
+                return Err(invalid(
+                    &format!("initra.env.{var}"),
+                    "not a valid variable name".into(),
+                ));
             }
             if secret.is_empty() {
-                return Err(invalid(&format!("initra.env.{var}"), "empty secret name".into()));
+                return Err(invalid(
+                    &format!("initra.env.{var}"),
+                    "empty secret name".into(),
+                ));
             }
         }
         Ok(Self {
@@ -335,11 +344,15 @@ mod tests {
 
     #[test]
     fn reads_occlum_template_as_is() {
-        let c = InitConfig::from_str(Path::new("/cfg/init_ra_conf.json"), OCCLUM_TEMPLATE, None).unwrap();
+        let c = InitConfig::from_str(Path::new("/cfg/init_ra_conf.json"), OCCLUM_TEMPLATE, None)
+            .unwrap();
         assert_eq!(c.kms_server, "localhost:50051");
         assert_eq!(
             c.kms_keys,
-            vec![KmsKey { key: "demo_key".into(), path: "/etc/demo_key".into() }]
+            vec![KmsKey {
+                key: "demo_key".into(),
+                path: "/etc/demo_key".into()
+            }]
         );
         assert_eq!(c.ra_config["verify_mr_enclave"], "off");
         assert!(c.initra.image.is_none());
@@ -364,32 +377,48 @@ mod tests {
             "env":{"TOKEN":"tok"}}}"#;
         let c = InitConfig::from_str(Path::new("/conf/dir/init.json"), text, None).unwrap();
         assert_eq!(c.secret_names(), vec!["image_key", "a", "tok"]);
-        assert_eq!(c.initra.image.unwrap().path, PathBuf::from("/conf/dir/img.bin"));
+        assert_eq!(
+            c.initra.image.unwrap().path,
+            PathBuf::from("/conf/dir/img.bin")
+        );
     }
 
     #[test]
     fn rejects_relative_target_and_names_field() {
         let text = r#"{"kms_server":"h:1","kms_keys":[{"key":"a","path":"etc/a"}],"ra_config":{}}"#;
-        let err = InitConfig::from_str(Path::new("c.json"), text, None).unwrap_err().to_string();
+        let err = InitConfig::from_str(Path::new("c.json"), text, None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("kms_keys[0].path"), "{err}");
         assert!(err.contains("absolute"), "{err}");
     }
 
     #[test]
     fn rejects_dotdot_duplicate_and_unknown_fields() {
-        let dotdot = r#"{"kms_server":"h:1","kms_keys":[{"key":"a","path":"/etc/../x"}],"ra_config":{}}"#;
-        assert!(InitConfig::from_str(Path::new("c"), dotdot, None).unwrap_err().to_string().contains(".."));
+        let dotdot =
+            r#"{"kms_server":"h:1","kms_keys":[{"key":"a","path":"/etc/../x"}],"ra_config":{}}"#;
+        assert!(InitConfig::from_str(Path::new("c"), dotdot, None)
+            .unwrap_err()
+            .to_string()
+            .contains(".."));
         let dup = r#"{"kms_server":"h:1","kms_keys":[{"key":"a","path":"/x"},{"key":"b","path":"/x"}],"ra_config":{}}"#;
-        assert!(InitConfig::from_str(Path::new("c"), dup, None).unwrap_err().to_string().contains("two entries"));
+        assert!(InitConfig::from_str(Path::new("c"), dup, None)
+            .unwrap_err()
+            .to_string()
+            .contains("two entries"));
         let unknown = r#"{"kms_server":"h:1","ra_config":{},"comment":"ok","initra":{"imgae":{}}}"#;
-        let err = InitConfig::from_str(Path::new("c"), unknown, None).unwrap_err().to_string();
+        let err = InitConfig::from_str(Path::new("c"), unknown, None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("imgae"), "{err}");
     }
 
     #[test]
     fn integrity_only_needs_root_hash() {
         let text = r#"{"kms_server":"h:1","ra_config":{},"initra":{"image":{"path":"i","type":"integrity-only","mount":"/srv/a"}}}"#;
-        let err = InitConfig::from_str(Path::new("c"), text, None).unwrap_err().to_string();
+        let err = InitConfig::from_str(Path::new("c"), text, None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("initra.image.root_hash"), "{err}");
     }
 
@@ -404,23 +433,39 @@ mod tests {
         assert_eq!(v.simulated_roots, [PathBuf::from("/conf/sim/root-ca.der")]);
         assert_eq!(v.collateral_files, [PathBuf::from("/conf/c.json")]);
         assert_eq!(v.collateral.bundles, [PathBuf::from("/conf/b.json")]);
-        assert_eq!(v.collateral.cache_dir, Some(PathBuf::from("/var/cache/initra")));
+        assert_eq!(
+            v.collateral.cache_dir,
+            Some(PathBuf::from("/var/cache/initra"))
+        );
         assert_eq!(v.collateral.pccs_url.as_deref(), Some("https://pccs:8081"));
         assert_eq!(v.collateral.max_collateral_age.as_deref(), Some("7d"));
         assert_eq!(v.accept_tcb_status, ["SWHardeningNeeded"]);
 
-        let bad_age = r#"{"kms_server":"h:1","ra_config":{},"initra":{"max_collateral_age":"soon"}}"#;
-        let err = InitConfig::from_str(Path::new("c"), bad_age, None).unwrap_err().to_string();
-        assert!(err.contains("initra.max_collateral_age") && err.contains("soon"), "{err}");
+        let bad_age =
+            r#"{"kms_server":"h:1","ra_config":{},"initra":{"max_collateral_age":"soon"}}"#;
+        let err = InitConfig::from_str(Path::new("c"), bad_age, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("initra.max_collateral_age") && err.contains("soon"),
+            "{err}"
+        );
         let bad_status = r#"{"kms_server":"h:1","ra_config":{},"initra":{"accept_tcb_status":["UpToDate","uptodate"]}}"#;
-        let err = InitConfig::from_str(Path::new("c"), bad_status, None).unwrap_err().to_string();
-        assert!(err.contains("initra.accept_tcb_status[1]") && err.contains("\"uptodate\""), "{err}");
+        let err = InitConfig::from_str(Path::new("c"), bad_status, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("initra.accept_tcb_status[1]") && err.contains("\"uptodate\""),
+            "{err}"
+        );
     }
 
     #[test]
     fn server_without_port_is_rejected() {
         let text = r#"{"kms_server":"localhost","ra_config":{}}"#;
-        let err = InitConfig::from_str(Path::new("c"), text, None).unwrap_err().to_string();
+        let err = InitConfig::from_str(Path::new("c"), text, None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("host:port"), "{err}");
     }
 }

@@ -72,7 +72,7 @@ pub enum LaunchError {
     /// Producing this workload's evidence failed.
     #[error("attestation: {0}")]
     Attest(String),
-    /// Setting up verification of the server failed (policy, roots, collateral sources).
+    /// Setting up verification of the server failed.
     #[error("verifying the server: {0}")]
     Verify(#[from] initra_verify::Error),
     /// The collateral sources or roots for verifying the server could not be set up.
@@ -108,16 +108,32 @@ enum Never {}
 
 fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
     let config = InitConfig::from_file(&opts.config, std::env::var(KMS_SERVER_ENV).ok())?;
-    let argv = if opts.command.is_empty() { config.initra.command.clone() } else { opts.command.clone() };
+    let argv = if opts.command.is_empty() {
+        config.initra.command.clone()
+    } else {
+        opts.command.clone()
+    };
     if argv.is_empty() {
         return Err(Error::NoCommand.into());
     }
-    let attester_name = config.initra.attester.clone().unwrap_or_else(|| "auto".into());
+    let attester_name = config
+        .initra
+        .attester
+        .clone()
+        .unwrap_or_else(|| "auto".into());
     let placement = match opts.placement {
         Some(p) => p,
-        None => config.initra.placement.as_deref().unwrap_or("auto").parse().map_err(|m| {
-            Error::InvalidConfig { path: config.source.clone(), field: "initra.placement".into(), message: m }
-        })?,
+        None => config
+            .initra
+            .placement
+            .as_deref()
+            .unwrap_or("auto")
+            .parse()
+            .map_err(|m| Error::InvalidConfig {
+                path: config.source.clone(),
+                field: "initra.placement".into(),
+                message: m,
+            })?,
     };
     let private = match placement {
         Placement::Private => true,
@@ -140,7 +156,10 @@ fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
     } else {
         None
     };
-    tracing::info!(placement = if private { "private" } else { "host" }, "placement decided");
+    tracing::info!(
+        placement = if private { "private" } else { "host" },
+        "placement decided"
+    );
 
     let attester = build_attester(&config, &attester_name)?;
     let identity = RaTlsIdentity::generate(attester.as_ref(), &CertOptions::default())
@@ -155,14 +174,19 @@ fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
     drop(identity);
 
     let names = config.secret_names();
-    let client_err = |source| LaunchError::Client { server: config.kms_server.clone(), source };
+    let client_err = |source| LaunchError::Client {
+        server: config.kms_server.clone(),
+        source,
+    };
     // One thread only: the namespace is already entered, and exec follows.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| LaunchError::Attest(format!("cannot start the I/O runtime: {e}")))?;
     let secrets = runtime.block_on(async {
-        let mut client = SecretClient::connect(client_config).await.map_err(client_err)?;
+        let mut client = SecretClient::connect(client_config)
+            .await
+            .map_err(client_err)?;
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         client.get_secrets(&refs).await.map_err(client_err)
     })?;
@@ -179,7 +203,10 @@ fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
             path: image.mount.clone(),
             message: format!("cannot create the image mount point: {source}"),
         })?;
-        let image_err = |source| LaunchError::Image { path: image.path.clone(), source };
+        let image_err = |source| LaunchError::Image {
+            path: image.path.clone(),
+            source,
+        };
         let key_holder;
         let key = match image.kind {
             ImageKind::Encrypted => {
@@ -195,8 +222,13 @@ fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
                 initra_image::OpenKey::RootHash(hash.parse().map_err(image_err)?)
             }
         };
-        let report = initra_image::open(&image.path, &image.mount, key, &initra_image::OpenOptions::default())
-            .map_err(image_err)?;
+        let report = initra_image::open(
+            &image.path,
+            &image.mount,
+            key,
+            &initra_image::OpenOptions::default(),
+        )
+        .map_err(image_err)?;
         tracing::info!(image = %image.path.display(), mount = %image.mount.display(), report = ?report, "image unlocked");
     }
 
@@ -204,8 +236,9 @@ fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
         if let Some(ns) = namespace.as_mut() {
             ns.prepare(&k.path)?;
         }
-        let value = secret(&k.key)
-            .ok_or_else(|| LaunchError::Attest(format!("the server did not deliver `{}`", k.key)))?;
+        let value = secret(&k.key).ok_or_else(|| {
+            LaunchError::Attest(format!("the server did not deliver `{}`", k.key))
+        })?;
         write_secret_file(&k.path, value)?;
         tracing::info!(secret = %k.key, path = %k.path.display(), "secret placed");
     }
@@ -226,20 +259,27 @@ fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
 fn build_attester(config: &InitConfig, name: &str) -> Result<Box<dyn Attester>, LaunchError> {
     match name {
         "sim" => {
-            let dir = config.initra.sim_dir.as_ref().ok_or_else(|| Error::InvalidConfig {
-                path: config.source.clone(),
-                field: "initra.sim_dir".into(),
-                message: "required when attester is \"sim\"".into(),
+            let dir = config
+                .initra
+                .sim_dir
+                .as_ref()
+                .ok_or_else(|| Error::InvalidConfig {
+                    path: config.source.clone(),
+                    field: "initra.sim_dir".into(),
+                    message: "required when attester is \"sim\"".into(),
+                })?;
+            let platform =
+                SimPlatform::load(dir).map_err(|e| LaunchError::Attest(e.to_string()))?;
+            let exe = std::env::current_exe().map_err(|e| {
+                LaunchError::Attest(format!("cannot find the init executable: {e}"))
             })?;
-            let platform = SimPlatform::load(dir).map_err(|e| LaunchError::Attest(e.to_string()))?;
-            let exe = std::env::current_exe()
-                .map_err(|e| LaunchError::Attest(format!("cannot find the init executable: {e}")))?;
             // The simulated MRENCLAVE measures what runs: this executable and this configuration.
             let identity = platform
                 .measure(&exe, &[config.source.as_path()])
                 .map_err(|e| LaunchError::Attest(e.to_string()))?;
             tracing::info!(mr_enclave = %identity.mr_enclave, simulated = true, "simulated enclave identity");
-            let attester = SimAttester::new(platform, identity).map_err(|e| LaunchError::Attest(e.to_string()))?;
+            let attester = SimAttester::new(platform, identity)
+                .map_err(|e| LaunchError::Attest(e.to_string()))?;
             Ok(Box::new(attester))
         }
         other => Err(LaunchError::Attest(format!(
@@ -251,8 +291,10 @@ fn build_attester(config: &InitConfig, name: &str) -> Result<Box<dyn Attester>, 
 fn server_trust(config: &InitConfig) -> Result<ServerTrust, LaunchError> {
     let s = &config.initra;
     if let Some(ca) = &s.server_ca {
-        return ServerTrust::pinned_ca_file(ca)
-            .map_err(|source| LaunchError::Client { server: config.kms_server.clone(), source });
+        return ServerTrust::pinned_ca_file(ca).map_err(|source| LaunchError::Client {
+            server: config.kms_server.clone(),
+            source,
+        });
     }
     let origin = format!("{}: ra_config", config.source.display());
     let ra_config = serde_json::to_vec(&config.ra_config).map_err(|e| Error::ParseConfig {

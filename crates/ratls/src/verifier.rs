@@ -56,6 +56,33 @@ fn system_time(now: UnixTime) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(now.as_secs())
 }
 
+/// The handshake-signature methods shared by both verifiers: the peer proves it holds the
+/// certificate's (attested) key by signing the handshake; checked with `self.provider` (ring).
+macro_rules! handshake_signatures_by_provider {
+    () => {
+        handshake_signatures_by_provider!(@check verify_tls12_signature);
+        handshake_signatures_by_provider!(@check verify_tls13_signature);
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.provider
+                .signature_verification_algorithms
+                .supported_schemes()
+        }
+    };
+    // The trait method and the rustls function that implements it share their name.
+    (@check $name:ident) => {
+        fn $name(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            let algs = &self.provider.signature_verification_algorithms;
+            rustls::crypto::$name(message, cert, dss, algs)
+        }
+    };
+}
+
 /// Parses the peer certificate and checks validity time and key binding.
 fn check_peer(end_entity: &CertificateDer<'_>, now: UnixTime) -> Result<CertEvidence, Error> {
     let evidence = read_certificate(end_entity)?;
@@ -211,39 +238,7 @@ impl ServerCertVerifier for AttestedServerVerifier {
         }
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
+    handshake_signatures_by_provider!();
 }
 
 /// `ClientCertVerifier` for servers: client certificates are mandatory and must carry bound
@@ -295,39 +290,7 @@ impl ClientCertVerifier for AttestedClientVerifier {
             .map_err(to_rustls)
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
+    handshake_signatures_by_provider!();
 }
 
 fn cert_key(der: &[u8]) -> [u8; 32] {

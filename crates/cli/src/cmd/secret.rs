@@ -10,8 +10,8 @@ use anyhow::Context as _;
 use initra_attest::sim::{SimAttester, SimPlatform};
 use initra_attest::EnclaveIdentity;
 use initra_client::{ClientConfig, ClientIdentity, RetryPolicy, ServerTrust};
-use initra_ratls::{CertOptions, RaTlsIdentity};
 use initra_collateral::load_policy;
+use initra_ratls::{CertOptions, RaTlsIdentity};
 
 use super::common::VerifierArgs;
 

@@ -1,14 +1,24 @@
-//! Helpers of the `initra server` / `initra get-secret` end-to-end tests: a simulated platform, identity
-//! and verify-config files, and the real server binary on a free port (killed on drop).
+//! Helpers shared by the CLI end-to-end tests (`mod support;`): the `initra` binary, a simulated platform
+//! with identity and verify-config files, the real server on a free port (killed on drop), collateral
+//! bundles and a fake PCCS for the simulated platform.
+//!
+//! Other test files (`quote_cli.rs`, `snp_cli.rs`, `collateral_cli.rs`) still carry their own `initra()`
+//! runners; they can move here too.
 
 #![allow(dead_code)] // each test file uses a subset
 #![allow(clippy::unwrap_used)] // test helpers: a failure should stop the test loudly
 
 use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use initra_attest::sim::{SimAttester, SimPlatform};
+use initra_attest::Attester as _;
+use initra_collateral::test_support::{collateral_file, FakePccs, Responses};
+use initra_collateral::{Bundle, CollateralEntry, CollateralKey};
 
 pub(crate) const INITRA: &str = env!("CARGO_BIN_EXE_initra");
 
@@ -44,6 +54,79 @@ impl Id {
             self.mr_enclave, self.mr_signer, self.isv_prod_id, self.isv_svn
         )
     }
+}
+
+/// Runs `cmd` and insists on success; `what` names it in the failure.
+pub(crate) fn run_ok(cmd: &mut Command, what: &str) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs `initra ARGS` in `cwd` and insists on success.
+pub(crate) fn initra_ok(args: &[&str], cwd: &Path) -> Output {
+    run_ok(
+        Command::new(INITRA).args(args).current_dir(cwd),
+        &format!("initra {args:?}"),
+    )
+}
+
+/// A port free right now on 127.0.0.1.
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `args` without `flag` and the value after it.
+pub(crate) fn without(args: &[String], flag: &str) -> Vec<String> {
+    let pos = args.iter().position(|a| a == flag).unwrap();
+    let mut out = args.to_vec();
+    out.drain(pos..pos + 2);
+    out
+}
+
+/// The collateral key of the simulated platform in `sim`, read from a quote it produces.
+pub(crate) fn sim_key(sim: &Path) -> CollateralKey {
+    let platform = SimPlatform::load(sim).unwrap();
+    let id = platform.measure(Path::new(INITRA), &[]).unwrap();
+    let raw = SimAttester::new(platform, id)
+        .unwrap()
+        .quote(&[0u8; 64])
+        .unwrap();
+    CollateralKey::from_quote(&initra_evidence::Quote::parse(&raw).unwrap()).unwrap()
+}
+
+/// Writes an offline bundle holding the simulated platform's `collateral.json`, as
+/// `initra collateral fetch` would on a connected machine.
+pub(crate) fn write_sim_bundle(sim: &Path, out: &Path) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut bundle = Bundle::new(now);
+    bundle.insert(CollateralEntry {
+        key: sim_key(sim),
+        source: "sim/collateral.json".into(),
+        fetched_at: now,
+        collateral: collateral_file(&sim.join("collateral.json")),
+    });
+    bundle.write(out).unwrap();
+}
+
+/// A fake PCCS on 127.0.0.1 serving the simulated platform's collateral (v4 API, real headers).
+pub(crate) fn sim_pccs(sim: &Path) -> FakePccs {
+    let responses = Responses::from_collateral(
+        &sim_key(sim),
+        &collateral_file(&sim.join("collateral.json")),
+    );
+    FakePccs::start(responses, None)
 }
 
 /// A temp dir with a simulated platform and the standard client / server identities and configs.
@@ -169,9 +252,19 @@ pub(crate) struct Server {
 }
 
 impl Server {
+    /// Starts `initra server` on a free port with `args`.
     pub(crate) fn start(args: &[String]) -> Self {
-        let mut child = Command::new(INITRA)
-            .args(["--log", "info", "server", "--addr", "127.0.0.1:0"])
+        Self::start_at("127.0.0.1:0", args, None)
+    }
+
+    /// Starts `initra server --addr ADDR ARGS`, in `cwd` if given (relative paths in `args`).
+    pub(crate) fn start_at(addr: &str, args: &[String], cwd: Option<&Path>) -> Self {
+        let mut cmd = Command::new(INITRA);
+        if let Some(dir) = cwd {
+            cmd.current_dir(dir);
+        }
+        let mut child = cmd
+            .args(["--log", "info", "server", "--addr", addr])
             .args(args)
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
