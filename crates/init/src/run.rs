@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use initra_attest::sim::{SimAttester, SimPlatform};
+use initra_attest::tee::DeviceRoots;
 use initra_attest::Attester;
 use initra_client::{ClientConfig, ClientIdentity, SecretClient, ServerTrust};
 use initra_ratls::{CertOptions, RaTlsIdentity};
@@ -51,6 +52,8 @@ pub struct LaunchOptions {
     pub command: Vec<String>,
     /// Overrides `initra.placement`.
     pub placement: Option<Placement>,
+    /// Overrides `initra.attester` (`--tee`): `auto`, `sim`, `occlum`, `gramine`, `tdx`, `snp`.
+    pub tee: Option<String>,
 }
 
 /// Why a launch stopped: a refusal (either side rejected the other's attestation) or another error.
@@ -116,10 +119,10 @@ fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
     if argv.is_empty() {
         return Err(Error::NoCommand.into());
     }
-    let attester_name = config
-        .initra
-        .attester
+    let attester_name = opts
+        .tee
         .clone()
+        .or_else(|| config.initra.attester.clone())
         .unwrap_or_else(|| "auto".into());
     let placement = match opts.placement {
         Some(p) => p,
@@ -162,6 +165,16 @@ fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
     );
 
     let attester = build_attester(&config, &attester_name)?;
+    // Always visible (not only at --log info): which evidence this workload presents.
+    eprintln!(
+        "initra: tee backend={}{}",
+        attester.backend(),
+        if attester.backend() == initra_attest::Backend::Sim {
+            " (SIMULATED: no hardware protection; accepted only by verifiers given the simulated root)"
+        } else {
+            ""
+        }
+    );
     let identity = RaTlsIdentity::generate(attester.as_ref(), &CertOptions::default())
         .map_err(|e| LaunchError::Attest(e.to_string()))?;
     let server_trust = server_trust(&config)?;
@@ -282,9 +295,13 @@ fn build_attester(config: &InitConfig, name: &str) -> Result<Box<dyn Attester>, 
                 .map_err(|e| LaunchError::Attest(e.to_string()))?;
             Ok(Box::new(attester))
         }
-        other => Err(LaunchError::Attest(format!(
-            "attester {other:?} is not available on this machine (supported here: \"sim\")"
-        ))),
+        // Real TEEs: Occlum's /dev/sgx, Gramine's /dev/attestation, configfs-tsm (docs/tee-backends.md).
+        // `auto` never picks the simulated platform.
+        other => {
+            let attester = initra_attest::tee::select(other, &DeviceRoots::default())
+                .map_err(|e| LaunchError::Attest(e.to_string()))?;
+            Ok(attester)
+        }
     }
 }
 

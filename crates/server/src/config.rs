@@ -52,6 +52,12 @@ pub enum ServerIdentity {
         /// server's identity).
         identity: Option<PathBuf>,
     },
+    /// An RA-TLS certificate with evidence from a real TEE (`--tee auto|occlum|gramine|tdx|snp`,
+    /// docs/tee-backends.md).
+    Tee {
+        /// The backend name given to `initra_attest::tee::select`.
+        backend: String,
+    },
     /// A conventional certificate chain and key, PEM (`--tls-cert`, `--tls-key`): for a server outside a TEE.
     Pki {
         /// Certificate chain, leaf first.

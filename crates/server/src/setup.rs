@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use initra_attest::sim::{SimAttester, SimPlatform};
-use initra_attest::EnclaveIdentity;
+use initra_attest::{Attester, EnclaveIdentity};
 use initra_ratls::{CertOptions, RaTlsIdentity};
 use initra_verify::Verifier;
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -52,9 +52,10 @@ pub fn load_state(cfg: &ServerConfig) -> Result<State<VerifierGate>, Error> {
 
 /// The server's own certificate source.
 enum OwnCert {
+    /// RA-TLS from an attester (simulated or a real TEE); `label` names the identity in renewal logs.
     Ratls {
-        attester: SimAttester,
-        identity: EnclaveIdentity,
+        attester: Arc<dyn Attester>,
+        label: String,
     },
     Pki,
 }
@@ -136,8 +137,8 @@ impl BoundServer {
             .with_cert_resolver(Arc::clone(&self.resolver) as Arc<dyn ResolvesServerCert>);
         tls.alpn_protocols = vec![initra_ratls::tls::ALPN_H2.to_vec()];
 
-        if let OwnCert::Ratls { attester, identity } = self.own {
-            spawn_renewal(Arc::clone(&self.resolver), attester, identity);
+        if let OwnCert::Ratls { attester, label } = self.own {
+            spawn_renewal(Arc::clone(&self.resolver), attester, label);
         }
         let cfg = self.config.clone();
         let reload: Reloader<VerifierGate> = Arc::new(move || load_state(&cfg));
@@ -173,8 +174,9 @@ fn own_identity(cfg: &ServerConfig) -> Result<(OwnCert, Arc<CertifiedKey>, Strin
                     platform.measure(&exe, &[]).map_err(aerr)?
                 }
             };
-            let attester = SimAttester::new(platform, id.clone()).map_err(aerr)?;
-            let key = issue(&attester)?;
+            let attester: Arc<dyn Attester> =
+                Arc::new(SimAttester::new(platform, id.clone()).map_err(aerr)?);
+            let key = issue(attester.as_ref())?;
             let description = format!(
                 "RA-TLS (simulated SGX) mr_enclave={} mr_signer={} isv_prod_id={} isv_svn={} debug={}",
                 id.mr_enclave, id.mr_signer, id.isv_prod_id, id.isv_svn, id.debug
@@ -182,11 +184,21 @@ fn own_identity(cfg: &ServerConfig) -> Result<(OwnCert, Arc<CertifiedKey>, Strin
             Ok((
                 OwnCert::Ratls {
                     attester,
-                    identity: id,
+                    label: format!("mr_enclave={}", id.mr_enclave),
                 },
                 key,
                 description,
             ))
+        }
+        ServerIdentity::Tee { backend } => {
+            let attester: Arc<dyn Attester> = Arc::from(
+                initra_attest::tee::select(backend, &initra_attest::tee::DeviceRoots::default())
+                    .map_err(|e| Error::Attestation(e.to_string()))?,
+            );
+            let key = issue(attester.as_ref())?;
+            let label = format!("tee={}", attester.backend());
+            let description = format!("RA-TLS ({} hardware evidence)", attester.backend());
+            Ok((OwnCert::Ratls { attester, label }, key, description))
         }
         ServerIdentity::Pki { cert, key } => {
             let chain = CertificateDer::pem_file_iter(cert)
@@ -229,7 +241,7 @@ fn own_identity(cfg: &ServerConfig) -> Result<(OwnCert, Arc<CertifiedKey>, Strin
     }
 }
 
-fn issue(attester: &SimAttester) -> Result<Arc<CertifiedKey>, Error> {
+fn issue(attester: &dyn Attester) -> Result<Arc<CertifiedKey>, Error> {
     let opts = CertOptions {
         lifetime: RATLS_CERT_LIFETIME,
         ..CertOptions::default()
@@ -239,19 +251,18 @@ fn issue(attester: &SimAttester) -> Result<Arc<CertifiedKey>, Error> {
         .map_err(|e| Error::Attestation(e.to_string()))
 }
 
-fn spawn_renewal(resolver: Arc<Rotating>, attester: SimAttester, identity: EnclaveIdentity) {
+fn spawn_renewal(resolver: Arc<Rotating>, attester: Arc<dyn Attester>, label: String) {
     tokio::spawn(async move {
-        let attester = Arc::new(attester);
         loop {
             tokio::time::sleep(RATLS_CERT_LIFETIME / 2).await;
             let a = Arc::clone(&attester);
-            match tokio::task::spawn_blocking(move || issue(&a)).await {
+            match tokio::task::spawn_blocking(move || issue(a.as_ref())).await {
                 Ok(Ok(key)) => {
                     *resolver
                         .current
                         .write()
                         .unwrap_or_else(std::sync::PoisonError::into_inner) = key;
-                    tracing::info!(mr_enclave = %identity.mr_enclave, "renewed the server's RA-TLS certificate");
+                    tracing::info!(identity = %label, "renewed the server's RA-TLS certificate");
                 }
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "renewing the server's RA-TLS certificate failed")

@@ -15,6 +15,10 @@ pub(crate) struct InitArgs {
     /// private, or host (write to the real paths: the explicit opt-in when no private namespace can be made).
     #[arg(long, value_name = "auto|private|host")]
     placement: Option<Placement>,
+    /// Evidence backend (overrides `initra.attester`): auto detects Occlum, Gramine or configfs-tsm
+    /// (TDX, SEV-SNP) and never the simulator; sim needs `initra.sim_dir`.
+    #[arg(long, value_name = "auto|sim|occlum|gramine|tdx|snp")]
+    tee: Option<String>,
     /// The application and its arguments (overrides `initra.command`).
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -25,6 +29,7 @@ pub(crate) fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
         config: args.config,
         command: args.command,
         placement: args.placement,
+        tee: args.tee,
     });
     // launch() returns only when nothing was launched.
     let rejected = err.is_rejection();

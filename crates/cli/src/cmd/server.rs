@@ -35,6 +35,9 @@ pub(crate) struct ServerArgs {
     /// (`initra measure --exe $(which initra) --sim DIR` prints it).
     #[arg(long, value_name = "FILE", requires = "sim")]
     identity: Option<PathBuf>,
+    /// Attest the server with a real TEE backend: auto (detect), occlum, gramine, tdx, snp.
+    #[arg(long, value_name = "BACKEND", conflicts_with_all = ["sim", "tls_cert", "tls_key"])]
+    tee: Option<String>,
     /// Conventional certificate chain (PEM) instead of RA-TLS, for a server outside a TEE.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -59,11 +62,12 @@ pub(crate) struct ServerArgs {
 }
 
 pub(crate) fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
-    let identity = match (args.sim, args.tls_cert, args.tls_key) {
-        (Some(dir), None, None) => ServerIdentity::Sim { dir, identity: args.identity },
-        (None, Some(cert), Some(key)) => ServerIdentity::Pki { cert, key },
+    let identity = match (args.sim, args.tee, args.tls_cert, args.tls_key) {
+        (Some(dir), None, None, None) => ServerIdentity::Sim { dir, identity: args.identity },
+        (None, Some(backend), None, None) => ServerIdentity::Tee { backend },
+        (None, None, Some(cert), Some(key)) => ServerIdentity::Pki { cert, key },
         _ => anyhow::bail!(
-            "server identity: expected --sim DIR (RA-TLS on the simulated platform) or --tls-cert FILE --tls-key FILE"
+            "server identity: expected one of --sim DIR (RA-TLS on the simulated platform), --tee BACKEND (RA-TLS in a real TEE) or --tls-cert FILE --tls-key FILE"
         ),
     };
     let limits = Limits {
