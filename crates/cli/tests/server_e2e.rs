@@ -407,6 +407,12 @@ fn python_grpcio_client() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !py_ok {
+        // `make test` sets this (and puts a venv with grpcio first on PATH): there a skip would hide a
+        // broken set-up, so it is a failure.
+        assert!(
+            std::env::var_os("INITRA_REQUIRE_PYTHON_GRPC").is_none(),
+            "INITRA_REQUIRE_PYTHON_GRPC is set but `python3 -c 'import grpc'` fails"
+        );
         eprintln!(
             "SKIPPED python_grpcio_client: python3 with grpcio not available (pip install grpcio)"
         );
