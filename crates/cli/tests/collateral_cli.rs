@@ -7,14 +7,14 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-const SOLANA: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/testdata/tdx/automata-solana-v4"
-);
+mod support;
+
+use support::{initra, sample, text};
+
+const SOLANA: &str = sample!("tdx/automata-solana-v4");
 
 fn sample(name: &str) -> Vec<u8> {
     std::fs::read(Path::new(SOLANA).join(name)).unwrap()
@@ -89,18 +89,6 @@ fn fake_pccs() -> (String, Arc<AtomicUsize>) {
         }
     });
     (format!("http://127.0.0.1:{port}"), hits)
-}
-
-fn initra(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_initra"))
-        .args(args)
-        .env_remove("PCCS_URL")
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]

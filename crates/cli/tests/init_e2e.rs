@@ -365,7 +365,12 @@ fn auto_backend_without_a_tee_lists_the_probes_and_launches_nothing() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    for probe in ["/dev/sgx", "/dev/attestation", "/sys/kernel/config/tsm/report", "simulated"] {
+    for probe in [
+        "/dev/sgx",
+        "/dev/attestation",
+        "/sys/kernel/config/tsm/report",
+        "simulated",
+    ] {
         assert!(stderr.contains(probe), "{probe} not named: {stderr}");
     }
     assert!(!marker.exists(), "the command ran without attestation");

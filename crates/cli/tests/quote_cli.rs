@@ -8,41 +8,18 @@
     clippy::panic
 )]
 
-use std::process::{Command, Output};
+mod support;
+
+use std::process::Output;
 
 use serde_json::Value;
-
-macro_rules! sample {
-    ($p:expr) => {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/", $p)
-    };
-}
+use support::{code, initra, json, sample, stderr};
 
 const SGX_QUOTE: &str = sample!("sgx/dcapqvl-sgx-v3/sgx_quote.bin");
 const SGX_COLL: &str = sample!("sgx/dcapqvl-sgx-v3/sgx_quote_collateral.json");
 const SGX_TIME: &str = "2025-07-01T00:00:00Z";
 const MR_ENCLAVE: &str = "33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb";
 const MR_SIGNER: &str = "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6";
-
-fn initra(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_initra"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn verify(quote: &str, coll: &str, at: &str, extra: &[&str]) -> Output {
     let mut args = vec![
@@ -415,23 +392,89 @@ fn max_collateral_age_on_the_june_2025_set() {
     let quote = sample!("tdx/automata-evm-v4-extra/quotev4.hex");
     let coll = sample!("tdx/automata-evm-v4-extra/collateral_v4_0625.dcap-qvl.json");
     let run = |at: &str| {
-        initra(&[
-            "quote", "verify", quote, "--collateral", coll, "--at", at, "--accept-status",
-            "UpToDate,OutOfDate", "--max-collateral-age", "7d", "--json",
-        ])
+        let flags = [
+            "--accept-status",
+            "UpToDate,OutOfDate",
+            "--max-collateral-age",
+            "7d",
+        ];
+        verify(quote, coll, at, &flags)
     };
     let fresh = run("2025-06-05T03:45:00Z");
-    assert_eq!(code(&fresh), 0, "{}", String::from_utf8_lossy(&fresh.stderr));
+    assert_eq!(
+        code(&fresh),
+        0,
+        "{}",
+        String::from_utf8_lossy(&fresh.stderr)
+    );
     assert_eq!(json(&fresh)["tcb_status"], "OutOfDate");
 
     let stale = run("2025-06-20T00:00:00Z");
-    assert_eq!(code(&stale), 2, "{}", String::from_utf8_lossy(&stale.stdout));
+    assert_eq!(
+        code(&stale),
+        2,
+        "{}",
+        String::from_utf8_lossy(&stale.stdout)
+    );
     let v = json(&stale);
     assert_eq!(v["verdict"], "invalid");
     let reason = v["reason"].as_str().unwrap();
-    assert!(reason.contains("too old") && reason.contains("7d"), "{reason}");
+    assert!(
+        reason.contains("too old") && reason.contains("7d"),
+        "{reason}"
+    );
 
-    let bad = initra(&["quote", "verify", quote, "--collateral", coll, "--max-collateral-age", "soon"]);
+    let bad = initra(&[
+        "quote",
+        "verify",
+        quote,
+        "--collateral",
+        coll,
+        "--max-collateral-age",
+        "soon",
+    ]);
     assert_eq!(code(&bad), 2);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--max-collateral-age"));
+}
+
+/// The policy file's `max_collateral_age` and `--max-collateral-age` combine: the stricter applies,
+/// and either alone refuses the June 2025 set on 2025-06-20 as invalid (exit 2).
+#[test]
+fn policy_max_collateral_age_and_the_flag_combine() {
+    let quote = sample!("tdx/automata-evm-v4-extra/quotev4.hex");
+    let coll = sample!("tdx/automata-evm-v4-extra/collateral_v4_0625.dcap-qvl.json");
+    let dir = tempfile::tempdir().unwrap();
+    let policy = |max_age: &str| {
+        let p = dir.path().join(format!("policy-{max_age}.json"));
+        std::fs::write(
+            &p,
+            format!(
+                r#"{{"identities": "any", "accept_tcb_status": ["UpToDate", "OutOfDate"],
+                    "max_collateral_age": "{max_age}"}}"#
+            ),
+        )
+        .unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let (week, month) = (policy("7d"), policy("30d"));
+    let at_june_20 = |extra: &[&str]| verify(quote, coll, "2025-06-20T00:00:00Z", extra);
+
+    let o = at_june_20(&["--policy", &month]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for extra in [
+        &["--policy", &week][..],
+        &["--policy", &month, "--max-collateral-age", "7d"],
+        &["--policy", &week, "--max-collateral-age", "30d"],
+    ] {
+        let o = at_june_20(extra);
+        assert_eq!(code(&o), 2, "{extra:?}: {}", stderr(&o));
+        let v = json(&o);
+        assert_eq!(v["verdict"], "invalid");
+        let reason = v["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("collateral PCK CRL too old: issued 2025-06-04T09:19:31Z")
+                && reason.ends_with("max age 7days"),
+            "{extra:?}: {reason}"
+        );
+    }
 }

@@ -7,33 +7,18 @@
     clippy::panic
 )]
 
-use std::process::{Command, Output};
+mod support;
 
-use serde_json::Value;
+use std::process::Output;
 
-macro_rules! sample {
-    ($p:expr) => {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/testdata/snp/",
-            $p
-        )
-    };
-}
+use support::{code, initra, json, sample};
 
-const REPORT: &str = sample!("virtee/report_milan.hex");
-const VCEK: &str = sample!("virtee/vcek_milan.der");
-const CHAIN: &str = sample!("virtee/cert_chain_milan.pem");
+const REPORT: &str = sample!("snp/virtee/report_milan.hex");
+const VCEK: &str = sample!("snp/virtee/vcek_milan.der");
+const CHAIN: &str = sample!("snp/virtee/cert_chain_milan.pem");
 /// Inside every sample certificate's validity.
 const AT: &str = "2025-06-01T00:00:00Z";
 const MEASUREMENT: &str = "7a1e5c266c0108dbc9bb94fa926951320940915d0aafb42464bd88b579ea158d3e1a0dc39b2c60bd95b9c480cd81841f";
-
-fn initra(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_initra"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn verify(report: &str, vcek: &str, chain: &str, extra: &[&str]) -> Output {
     let mut args = vec![
@@ -41,15 +26,6 @@ fn verify(report: &str, vcek: &str, chain: &str, extra: &[&str]) -> Output {
     ];
     args.extend_from_slice(extra);
     initra(&args)
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
 }
 
 #[test]
@@ -82,9 +58,9 @@ fn milan_report_verifies_and_prints_the_verdict_shape() {
 #[test]
 fn gosevguest_binary_report_verifies_and_debug_policy_decides() {
     let (r, vcek, chain) = (
-        sample!("gosevguest/attestation.bin"),
-        sample!("gosevguest/vcek.der"),
-        sample!("gosevguest/ask_ark_milan.pem"),
+        sample!("snp/gosevguest/attestation.bin"),
+        sample!("snp/gosevguest/vcek.der"),
+        sample!("snp/gosevguest/ask_ark_milan.pem"),
     );
     // Guest policy 0xb0000 allows debugging: rejected (1) unless --allow-debug.
     let o = verify(r, vcek, chain, &[]);
@@ -142,7 +118,12 @@ fn tampered_report_wrong_product_and_wrong_chain_are_invalid() {
         .unwrap()
         .contains("SNP product: expected turin, got milan"));
 
-    let o = verify(REPORT, VCEK, sample!("virtee/cert_chain_turin.pem"), &[]);
+    let o = verify(
+        REPORT,
+        VCEK,
+        sample!("snp/virtee/cert_chain_turin.pem"),
+        &[],
+    );
     assert_eq!(code(&o), 2);
     assert!(json(&o)["reason"]
         .as_str()
@@ -188,7 +169,11 @@ fn inspect_shows_snp_fields() {
     assert_eq!(v["signing_key"], "vcek");
     assert_eq!(v["debug"], false);
     assert!(v["chip_id"].as_str().unwrap().starts_with("d49554ec"));
-    let o = initra(&["quote", "inspect", sample!("gosevguest/attestation.bin")]);
+    let o = initra(&[
+        "quote",
+        "inspect",
+        sample!("snp/gosevguest/attestation.bin"),
+    ]);
     assert_eq!(code(&o), 0);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("tee                      snp"), "{text}");

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cache::CollateralCache;
-use crate::freshness::{parse_duration, FreshnessChecked, FreshnessPolicy};
+use crate::freshness::{from_strs, parse_duration, FreshnessChecked, FreshnessPolicy};
 use crate::http::{HttpLimits, TlsTrust};
 use crate::pccs::{PccsClient, PccsConfig};
 use crate::qcnl::{resolve_pccs, ResolvedPccs, DEFAULT_QCNL_CONF, PCCS_URL_ENV};
@@ -65,7 +65,7 @@ pub struct CollateralSettings {
 impl CollateralSettings {
     /// The freshness policy these settings ask for.
     pub fn freshness(&self) -> Result<FreshnessPolicy, Error> {
-        FreshnessPolicy::from_strs(
+        from_strs(
             self.max_collateral_age.as_deref(),
             self.collateral_grace.as_deref(),
         )

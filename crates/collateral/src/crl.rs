@@ -2,21 +2,13 @@
 //! (PCCS `rootcacrl`, older PCCS `pckcrl`) and PEM (`-----BEGIN X509 CRL-----`). All three
 //! normalise to the same DER bytes, so verification results are identical.
 
-use x509_parser::prelude::{CertificateRevocationList, FromDer};
+pub use initra_verify::freshness::CrlDates;
+use initra_verify::FreshnessError;
 
 use crate::Error;
 
 /// Bound on a CRL's size; Intel's largest (PCK Processor CA) is tens of KiB.
 pub const MAX_CRL_LEN: usize = 4 * 1024 * 1024;
-
-/// `thisUpdate` / `nextUpdate` of a CRL (Unix seconds).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CrlDates {
-    /// `thisUpdate`.
-    pub this_update: i64,
-    /// `nextUpdate`, when present.
-    pub next_update: Option<i64>,
-}
 
 /// Normalises a CRL given as DER, hex of DER (optionally `0x`, whitespace) or PEM to DER, and
 /// checks that it parses as an X.509 CRL. `item` names the CRL in errors.
@@ -72,21 +64,11 @@ pub fn crl_der(bytes: &[u8], item: &str) -> Result<Vec<u8>, Error> {
     Ok(der)
 }
 
-/// Parses a DER CRL and returns its dates.
+/// Parses a DER CRL and returns its dates ([`initra_verify::freshness::crl_dates`]).
 pub fn crl_dates(der: &[u8], item: &str) -> Result<CrlDates, Error> {
-    let (rest, crl) = CertificateRevocationList::from_der(der).map_err(|e| Error::Crl {
-        item: item.to_owned(),
-        reason: format!("not an X.509 CRL: {e}"),
-    })?;
-    if !rest.is_empty() {
-        return Err(Error::Crl {
-            item: item.to_owned(),
-            reason: format!("{} trailing bytes after the CRL", rest.len()),
-        });
-    }
-    Ok(CrlDates {
-        this_update: crl.last_update().timestamp(),
-        next_update: crl.next_update().map(|t| t.timestamp()),
+    initra_verify::freshness::crl_dates(der, item).map_err(|e| match e {
+        FreshnessError::Unreadable { item, reason } => Error::Crl { item, reason },
+        other => Error::Freshness(other),
     })
 }
 

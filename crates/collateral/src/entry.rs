@@ -41,7 +41,7 @@ pub(crate) struct EntryJson {
 impl CollateralEntry {
     /// The dates of its four items.
     pub fn dates(&self) -> Result<Vec<ItemDates>, Error> {
-        item_dates(&self.collateral)
+        Ok(item_dates(&self.collateral)?)
     }
 
     /// Checks that the TCB info is for this key's TEE and FMSPC, and wraps the collateral for

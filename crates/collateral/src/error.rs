@@ -48,7 +48,8 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// The collateral is past its validity or older than the configured maximum age.
+    /// The collateral is past its validity or older than the configured maximum age
+    /// ([`initra_verify::FreshnessPolicy`]).
     #[error(transparent)]
     Freshness(#[from] FreshnessError),
     /// The PCCS answered with a non-2xx status.
@@ -119,6 +120,7 @@ impl Error {
     /// The error as the verification crate's error, for [`initra_verify::CollateralSource`].
     pub fn into_verify_error(self) -> initra_verify::Error {
         match self {
+            Error::Freshness(e) => initra_verify::Error::Freshness(e),
             Error::Verify(e) => e,
             other => initra_verify::Error::Collateral {
                 origin: "source".into(),

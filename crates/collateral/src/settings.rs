@@ -45,12 +45,20 @@ pub struct VerifierSettings {
 
 impl VerifierSettings {
     /// The verifier: these roots and collateral sources, `policy` with the extra statuses.
-    /// The policy's own `max_collateral_age` joins the freshness policy (the stricter wins), so
-    /// it covers TCB info, QE identity and PCK CRL of every source like `--max-collateral-age`.
+    /// These settings' `max_collateral_age` joins the policy's (the stricter wins), so the
+    /// [`Verifier`] enforces one maximum age on TCB info, QE identity and PCK CRL of every source;
+    /// the sources keep the expiry check and its grace period.
     pub fn build(&self, policy: Policy) -> Result<Verifier, Error> {
         let roots = self.trust_roots()?;
-        let policy = self.accepting(policy)?;
-        let collateral = self.collateral_source(policy.max_collateral_age())?;
+        let mut policy = self.accepting(policy)?;
+        let freshness = self.collateral.freshness()?;
+        if let Some(max_age) = freshness.max_age {
+            policy = policy.with_max_collateral_age(max_age);
+        }
+        let collateral = self.checked_source(FreshnessPolicy {
+            max_age: None,
+            grace: freshness.grace,
+        })?;
         Ok(Verifier::new(roots, collateral, Arc::new(policy)))
     }
 
@@ -94,12 +102,20 @@ impl VerifierSettings {
         Ok(freshness)
     }
 
-    /// The collateral files, then the configured sources, under one freshness policy.
+    /// The collateral files, then the configured sources, under one freshness policy (these
+    /// settings' with `policy_max_age`), for a caller that builds its own verifier.
     pub fn collateral_source(
         &self,
         policy_max_age: Option<Duration>,
     ) -> Result<Arc<dyn CollateralSource>, Error> {
-        let freshness = self.freshness(policy_max_age)?;
+        self.checked_source(self.freshness(policy_max_age)?)
+    }
+
+    /// The collateral files, then the configured sources, under `freshness`.
+    fn checked_source(
+        &self,
+        freshness: FreshnessPolicy,
+    ) -> Result<Arc<dyn CollateralSource>, Error> {
         let others = self.collateral.build_chain()?;
         if self.collateral_files.is_empty() {
             return Ok(Arc::new(FreshnessChecked::new(others, freshness)));
@@ -209,6 +225,32 @@ mod tests {
         assert_eq!(s.freshness(None).unwrap().max_age, Some(7 * day));
         assert_eq!(s.freshness(Some(day)).unwrap().max_age, Some(day));
         assert_eq!(s.freshness(Some(30 * day)).unwrap().max_age, Some(7 * day));
+    }
+
+    #[test]
+    fn settings_max_age_joins_the_policy_the_verifier_enforces() {
+        let day = Duration::from_secs(86400);
+        let mut s = VerifierSettings::default();
+        s.collateral.sources = Some(Vec::new());
+        s.collateral.max_collateral_age = Some("7d".into());
+        let loose = Policy::default().with_max_collateral_age(30 * day);
+        assert_eq!(
+            s.build(loose).unwrap().policy().max_collateral_age(),
+            Some(7 * day)
+        );
+        let strict = Policy::default().with_max_collateral_age(day);
+        assert_eq!(
+            s.build(strict).unwrap().policy().max_collateral_age(),
+            Some(day)
+        );
+        s.collateral.max_collateral_age = None;
+        assert_eq!(
+            s.build(Policy::default())
+                .unwrap()
+                .policy()
+                .max_collateral_age(),
+            None
+        );
     }
 
     #[test]

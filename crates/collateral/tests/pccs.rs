@@ -13,8 +13,8 @@ use common::*;
 use dcap_qvl::QuoteCollateralV3;
 use initra_collateral::{
     Bundle, BundleSource, CachedSource, CollateralCache, CollateralEntry, CollateralKey,
-    CollateralSettings, Error, FreshnessChecked, FreshnessPolicy, HttpLimits, PccsClient,
-    PccsConfig, PccsSource, SourceKind, TlsTrust,
+    CollateralSettings, Error, FreshnessChecked, HttpLimits, PccsClient, PccsConfig, PccsSource,
+    SourceKind, TlsTrust,
 };
 use initra_verify::{Collateral, CollateralSource, StaticCollateral};
 
@@ -409,7 +409,7 @@ fn bundle_round_trip_and_errors() {
 fn max_age_policy_on_the_june_set() {
     let june = Collateral::from_json_file(format!("{EVM_EXTRA}/collateral_v4_0625.dcap-qvl.json"))
         .unwrap();
-    let policy = FreshnessPolicy::from_strs(Some("7d"), None).unwrap();
+    let policy = initra_collateral::freshness::from_strs(Some("7d"), None).unwrap();
     let source = FreshnessChecked::new(StaticCollateral::single(june), policy);
     let q = quote();
     source

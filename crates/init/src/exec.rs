@@ -22,11 +22,18 @@ pub fn exec(cmd: &Command) -> Error {
     let to_c = |s: &[u8]| CString::new(s.to_vec());
     let argv: Result<Vec<CString>, _> = cmd.argv.iter().map(|a| to_c(a.as_bytes())).collect();
     let Ok(argv) = argv else {
-        return Error::Exec { program: program.clone(), message: "argument contains a NUL byte".into() };
+        return Error::Exec {
+            program: program.clone(),
+            message: "argument contains a NUL byte".into(),
+        };
     };
     let mut env: Vec<CString> = Vec::new();
     for (k, v) in std::env::vars_os() {
-        if cmd.env.iter().any(|(name, _)| std::ffi::OsStr::new(name) == k) {
+        if cmd
+            .env
+            .iter()
+            .any(|(name, _)| std::ffi::OsStr::new(name) == k)
+        {
             continue;
         }
         use std::os::unix::ffi::OsStrExt;
@@ -55,7 +62,10 @@ pub fn exec(cmd: &Command) -> Error {
         return Error::NoCommand;
     };
     match nix::unistd::execvpe(file, &argv, &env) {
-        Err(e) => Error::Exec { program: program.clone(), message: e.to_string() },
+        Err(e) => Error::Exec {
+            program: program.clone(),
+            message: e.to_string(),
+        },
         Ok(never) => match never {},
     }
 }

@@ -31,7 +31,12 @@ pub struct PrivateNamespace {
 impl PrivateNamespace {
     /// Enters a new mount namespace (plus a user namespace when not root) and mounts the scratch tmpfs.
     pub fn enter() -> Result<Self, Error> {
-        let ns_err = |step: &'static str| move |e: nix::Error| Error::Namespace { step, source: e.into() };
+        let ns_err = |step: &'static str| {
+            move |e: nix::Error| Error::Namespace {
+                step,
+                source: e.into(),
+            }
+        };
         if Uid::effective().is_root() {
             unshare(CloneFlags::CLONE_NEWNS).map_err(ns_err("unshare(CLONE_NEWNS)"))?;
         } else {
@@ -39,15 +44,24 @@ impl PrivateNamespace {
             unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS)
                 .map_err(ns_err("unshare(CLONE_NEWUSER|CLONE_NEWNS)"))?;
             let write = |file: &str, text: String| {
-                std::fs::write(file, text).map_err(|source| Error::Namespace { step: "write id map", source })
+                std::fs::write(file, text).map_err(|source| Error::Namespace {
+                    step: "write id map",
+                    source,
+                })
             };
             write("/proc/self/setgroups", "deny".into())?;
             write("/proc/self/uid_map", format!("0 {uid} 1"))?;
             write("/proc/self/gid_map", format!("0 {gid} 1"))?;
         }
         // Nothing mounted from here on may propagate back to the host.
-        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-            .map_err(ns_err("make / private"))?;
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .map_err(ns_err("make / private"))?;
         mount(
             Some("tmpfs"),
             SCRATCH,
@@ -56,7 +70,10 @@ impl PrivateNamespace {
             Some("mode=0700"),
         )
         .map_err(ns_err("mount scratch tmpfs on /dev/shm"))?;
-        Ok(Self { overlaid: BTreeSet::new(), next_id: 0 })
+        Ok(Self {
+            overlaid: BTreeSet::new(),
+            next_id: 0,
+        })
     }
 
     /// Makes `target` (a file or directory path that will be created) writable in memory only: overlays
@@ -84,7 +101,10 @@ impl PrivateNamespace {
         let upper = PathBuf::from(format!("{SCRATCH}/ovl{id}/upper"));
         let work = PathBuf::from(format!("{SCRATCH}/ovl{id}/work"));
         for d in [&upper, &work] {
-            std::fs::create_dir_all(d).map_err(|source| Error::Namespace { step: "create overlay dirs", source })?;
+            std::fs::create_dir_all(d).map_err(|source| Error::Namespace {
+                step: "create overlay dirs",
+                source,
+            })?;
         }
         let opts = format!(
             "lowerdir={},upperdir={},workdir={}",
@@ -92,11 +112,16 @@ impl PrivateNamespace {
             upper.display(),
             work.display()
         );
-        mount(Some("overlay"), &dir, Some("overlay"), MsFlags::empty(), Some(opts.as_str())).map_err(|e| {
-            Error::Placement {
-                path: target.to_owned(),
-                message: format!("overlay mount on {} failed: {e}", dir.display()),
-            }
+        mount(
+            Some("overlay"),
+            &dir,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(opts.as_str()),
+        )
+        .map_err(|e| Error::Placement {
+            path: target.to_owned(),
+            message: format!("overlay mount on {} failed: {e}", dir.display()),
         })?;
         self.overlaid.insert(dir);
         Ok(())
@@ -110,5 +135,9 @@ impl PrivateNamespace {
 
 /// overlayfs splits its options on `,` and treats `:` as a lower-dir separator.
 fn escape_overlay(p: &Path) -> String {
-    p.display().to_string().replace('\\', "\\\\").replace(',', "\\,").replace(':', "\\:")
+    p.display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace(',', "\\,")
+        .replace(':', "\\:")
 }

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use dcap_qvl::QuoteCollateralV3;
 use initra_evidence::{Quote, Tee};
 
+use crate::freshness::{item_dates, parse_rfc3339, FreshnessError, ItemDates};
 use crate::Error;
 
 /// Collateral for one platform (TEE type + FMSPC), parsed once.
@@ -19,6 +20,8 @@ pub struct Collateral {
     fmspc: String,
     issue_date: Option<i64>,
     next_update: Option<i64>,
+    /// Every item's dates, read once for the freshness checks of every verification.
+    dates: Result<Vec<ItemDates>, FreshnessError>,
 }
 
 /// The few TCB info fields needed to choose collateral.
@@ -75,6 +78,7 @@ impl Collateral {
             fmspc: summary.fmspc.to_lowercase(),
             issue_date: parse_rfc3339(&summary.issue_date),
             next_update: parse_rfc3339(&summary.next_update),
+            dates: item_dates(&inner),
             inner,
             origin: origin.to_owned(),
         })
@@ -110,15 +114,15 @@ impl Collateral {
         self.next_update
     }
 
+    /// Issue date and `nextUpdate` of each item (TCB info, QE identity, PCK CRL, root CA CRL),
+    /// or why they are unreadable; the freshness checks need them, dcap-qvl does not.
+    pub fn item_dates(&self) -> Result<&[ItemDates], FreshnessError> {
+        self.dates.as_deref().map_err(Clone::clone)
+    }
+
     fn covers(&self, now: i64) -> bool {
         self.issue_date.is_none_or(|i| i <= now) && self.next_update.is_none_or(|n| now <= n)
     }
-}
-
-fn parse_rfc3339(s: &str) -> Option<i64> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .map(|t| t.unix_timestamp())
 }
 
 /// Where a verifier gets collateral for a quote. The collateral issue adds PCCS, cache and

@@ -18,6 +18,10 @@ pub enum Error {
     /// The evidence could not be parsed.
     #[error("evidence: {0}")]
     Evidence(#[from] initra_evidence::Error),
+    /// The collateral is past an item's `nextUpdate`, older than the policy's
+    /// `max_collateral_age`, or its dates are unreadable (`collateral TCB info too old: ...`).
+    #[error(transparent)]
+    Freshness(#[from] crate::freshness::FreshnessError),
     /// A file could not be read.
     #[error("{path}: {source}")]
     Io {

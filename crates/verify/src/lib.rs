@@ -4,7 +4,8 @@
 //! [`Verifier::verify`] parses a quote, picks the trust root its PCK chain ends in, verifies it
 //! cryptographically with `dcap-qvl` against collateral, then applies the [`Policy`]
 //! (TCB status → debug → identity, `docs/policy.md`) and returns a [`Verdict`]. `Err` means the
-//! evidence or collateral is invalid; a policy rejection is `Ok(Verdict)` with
+//! evidence or collateral is invalid — including collateral older than the policy's
+//! `max_collateral_age` ([`freshness`]); a policy rejection is `Ok(Verdict)` with
 //! [`Decision::Rejected`] naming field, expected and actual value.
 
 #![forbid(unsafe_code)]
@@ -19,6 +20,7 @@
 mod claims;
 mod collateral;
 mod error;
+pub mod freshness;
 pub mod policy;
 mod roots;
 pub mod snp;
@@ -28,6 +30,7 @@ mod verifier;
 pub use claims::{Claims, SgxClaims, TdxClaims};
 pub use collateral::{quote_fmspc, Collateral, CollateralSource, StaticCollateral};
 pub use error::Error;
+pub use freshness::{FreshnessError, FreshnessPolicy};
 pub use policy::{
     AccessDenied, Identities, IdentityRule, Policy, SgxIdentity, SnpIdentity, TcbStatus,
     TdxIdentity,

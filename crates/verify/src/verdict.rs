@@ -13,8 +13,6 @@ use crate::roots::RootKind;
 pub enum RejectionKind {
     /// An advisory outside the allow-list.
     Advisory,
-    /// Collateral older than `max_collateral_age`.
-    CollateralAge,
     /// A debug enclave / TD without permission.
     Debug,
     /// No identity rule matched.

@@ -7,7 +7,8 @@ use dcap_qvl::verify::QuoteVerifier;
 use initra_evidence::Quote;
 
 use crate::claims::Claims;
-use crate::collateral::{quote_fmspc, CollateralSource};
+use crate::collateral::{quote_fmspc, Collateral, CollateralSource};
+use crate::freshness::FreshnessPolicy;
 use crate::policy::{Policy, TcbStatus};
 use crate::roots::{RootKind, TrustRoots};
 use crate::verdict::Verdict;
@@ -65,6 +66,9 @@ impl Verifier {
     }
 
     /// Verifies an already parsed quote at `now`.
+    ///
+    /// Collateral older than the policy's `max_collateral_age` is invalid (`Err`, like expired
+    /// collateral), not a policy rejection: it cannot vouch for the TCB status it reports.
     pub fn verify_quote(&self, quote: &Quote, now: SystemTime) -> Result<Verdict, Error> {
         let root = self.roots.root_for(quote)?;
         let collateral = self.collateral.collateral_for_at(quote, now)?;
@@ -78,20 +82,22 @@ impl Verifier {
             .allow_service_td(true)
             .verify(quote.raw(), collateral.inner(), now_secs)
             .map_err(|e| Error::Verification {
-                message: format!("{e:#}"),
+                message: with_expiry(format!("{e:#}"), &collateral, now),
             })?;
+        // Only the maximum age: dcap-qvl has checked every nextUpdate, and the collateral
+        // sources' grace period never applies here. Unreadable dates fail closed.
+        let freshness = FreshnessPolicy {
+            max_age: self.policy.max_collateral_age(),
+            grace: None,
+        };
+        if freshness.max_age.is_some() {
+            freshness.check_max_age(collateral.item_dates()?, now)?;
+        }
         let tcb_status = TcbStatus::from_reported(&report.status);
         let claims = Claims::from_quote(quote);
-        let now_i64 = i64::try_from(now_secs).unwrap_or(i64::MAX);
-        let decision = match self
+        let decision = self
             .policy
-            .check_collateral_age(collateral.issue_date(), now_i64)
-        {
-            Some(rejected) => rejected,
-            None => self
-                .policy
-                .evaluate(&tcb_status, &report.advisory_ids, &claims),
-        };
+            .evaluate(&tcb_status, &report.advisory_ids, &claims);
         let simulated = root.kind() == RootKind::Simulated;
         let verdict = Verdict {
             tee: quote.tee(),
@@ -113,5 +119,17 @@ impl Verifier {
             "quote verified"
         );
         Ok(verdict)
+    }
+}
+
+/// dcap-qvl's failure `message`, followed by the expired item and its `nextUpdate` when the
+/// collateral is past one at `now` (dcap-qvl names neither date: `QE Identity expired`).
+fn with_expiry(message: String, collateral: &Collateral, now: SystemTime) -> String {
+    let expired = collateral
+        .item_dates()
+        .and_then(|dates| FreshnessPolicy::default().check_expiry(dates, now));
+    match expired {
+        Err(e @ crate::FreshnessError::Expired { .. }) => format!("{message}; {e}"),
+        _ => message,
     }
 }

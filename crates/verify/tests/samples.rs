@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use initra_evidence::input::decode_evidence;
+use initra_verify::freshness::Item;
 use initra_verify::{
-    Collateral, Decision, Error, Policy, RejectionKind, StaticCollateral, TcbStatus, TrustRoots,
-    Verdict, Verifier,
+    Collateral, Decision, Error, FreshnessError, Policy, RejectionKind, StaticCollateral,
+    TcbStatus, TrustRoots, Verdict, Verifier,
 };
 
 macro_rules! sample {
@@ -275,6 +276,60 @@ fn automata_evm_june_and_october_collateral_chosen_by_time() {
     assert_eq!(v.tcb_status, TcbStatus::OutOfDate);
     let v = ok(quote, &[oct, june], "2025-10-24T07:10:18Z");
     assert_eq!(v.tcb_status, TcbStatus::OutOfDate);
+}
+
+/// Issue 7 at the library level: the policy file's `max_collateral_age` of 7 days accepts the June 2025
+/// set of automata-evm-v4-extra on 2025-06-05 and refuses it on 2025-06-20 as invalid, naming the
+/// oldest item, with no collateral-source wrapper involved.
+#[test]
+fn policy_max_collateral_age_on_the_june_2025_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.json");
+    std::fs::write(
+        &path,
+        r#"{"identities": "any", "accept_tcb_status": ["UpToDate", "OutOfDate"],
+            "max_collateral_age": "7d"}"#,
+    )
+    .unwrap();
+    let policy = Policy::from_file(&path).unwrap();
+    let quote = sample!("tdx/automata-evm-v4-extra/quotev4.hex");
+    let june = sample!("tdx/automata-evm-v4-extra/collateral_v4_0625.dcap-qvl.json");
+
+    let v = run(quote, &[june], policy.clone(), "2025-06-05T03:45:00Z").unwrap();
+    assert!(v.is_accepted(), "{:?}", v.decision);
+    assert_eq!(v.tcb_status, TcbStatus::OutOfDate);
+
+    let e = run(quote, &[june], policy, "2025-06-20T00:00:00Z").unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Freshness(FreshnessError::TooOld {
+                item: Item::PckCrl,
+                ..
+            })
+        ),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "collateral PCK CRL too old: issued 2025-06-04T09:19:31Z, 15days 14h 40m 29s before now \
+         2025-06-20T00:00:00Z; max age 7days"
+    );
+    // Without the limit the same set verifies at the same time.
+    ok(quote, &[june], "2025-06-20T00:00:00Z");
+}
+
+/// dcap-qvl's expiry message is followed by the item and dates that explain it.
+#[test]
+fn expired_collateral_names_the_item_and_its_next_update() {
+    let e = err(SGX_QUOTE, &[SGX_COLL], "2025-07-19T10:01:19Z");
+    assert!(
+        e.ends_with(
+            "QE Identity expired; collateral QE identity expired: nextUpdate \
+             2025-07-19T10:01:18Z is before now 2025-07-19T10:01:19Z"
+        ),
+        "{e}"
+    );
 }
 
 #[test]

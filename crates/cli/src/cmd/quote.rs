@@ -28,7 +28,8 @@ pub(crate) enum QuoteCmd {
     /// and decide with a policy.
     ///
     /// Exit status: 0 accepted, 1 rejected by policy, 2 invalid evidence / collateral or error.
-    Verify(VerifyArgs),
+    // Boxed: its many flags would make every `QuoteCmd` as large as this variant.
+    Verify(Box<VerifyArgs>),
 }
 
 /// `initra quote inspect`
@@ -79,6 +80,7 @@ pub(crate) struct VerifyArgs {
     allow_debug: bool,
     /// Refuse collateral whose TCB info, QE identity or PCK CRL was issued longer ago than this
     /// (e.g. `7d`), guarding against a stale PCCS serving old but signed data (docs/collateral.md).
+    /// With the policy's `max_collateral_age` too, the stricter applies.
     #[arg(long, value_name = "DURATION")]
     max_collateral_age: Option<String>,
     /// Print one JSON object.
@@ -278,17 +280,7 @@ fn verify_inner(args: &VerifyArgs) -> Result<(Value, bool), Invalid> {
     };
     let collateral =
         StaticCollateral::from_files(&args.collateral).map_err(|e| invalid(e.into()))?;
-    let max_age = args
-        .max_collateral_age
-        .as_deref()
-        .map(|s| initra_collateral::freshness::parse_duration(s, "--max-collateral-age"))
-        .transpose()
-        .map_err(|e| invalid(e.into()))?;
-    let source = initra_collateral::FreshnessChecked::new(
-        collateral,
-        initra_collateral::FreshnessPolicy { max_age, grace: None },
-    );
-    let verifier = Verifier::new(roots, Arc::new(source), Arc::new(policy));
+    let verifier = Verifier::new(roots, Arc::new(collateral), Arc::new(policy));
     let verdict = verifier
         .verify_quote(&quote, now)
         .with_context(|| format!("{}", args.file.display()))
@@ -348,6 +340,13 @@ fn build_policy(args: &VerifyArgs) -> anyhow::Result<Policy> {
     }
     if args.allow_debug {
         policy = policy.with_allow_debug(true);
+    }
+    // The verifier enforces the policy's maximum age; the flag can only make it stricter.
+    if let Some(max_age) = &args.max_collateral_age {
+        policy = policy.with_max_collateral_age(initra_collateral::freshness::parse_duration(
+            max_age,
+            "--max-collateral-age",
+        )?);
     }
     Ok(policy)
 }

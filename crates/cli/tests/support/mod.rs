@@ -1,11 +1,10 @@
-//! Helpers shared by the CLI end-to-end tests (`mod support;`): the `initra` binary, a simulated platform
-//! with identity and verify-config files, the real server on a free port (killed on drop), collateral
+//! Helpers shared by the CLI end-to-end tests (`mod support;`): the `initra` binary and its output
+//! (`initra`, `code`, `json`, `text`, `stderr`), sample paths (`sample!`), a simulated platform with
+//! identity and verify-config files, the real server on a free port (killed on drop), collateral
 //! bundles and a fake PCCS for the simulated platform.
-//!
-//! Other test files (`quote_cli.rs`, `snp_cli.rs`, `collateral_cli.rs`) still carry their own `initra()`
-//! runners; they can move here too.
 
-#![allow(dead_code)] // each test file uses a subset
+// Each test binary compiles this module and uses a subset: the rest would warn as dead code.
+#![allow(dead_code)]
 #![allow(clippy::unwrap_used)] // test helpers: a failure should stop the test loudly
 
 use std::io::{BufRead, BufReader};
@@ -21,6 +20,43 @@ use initra_collateral::test_support::{collateral_file, FakePccs, Responses};
 use initra_collateral::{Bundle, CollateralEntry, CollateralKey};
 
 pub(crate) const INITRA: &str = env!("CARGO_BIN_EXE_initra");
+
+/// The path of a file under shared/testdata, as a `&'static str` (usable in `const`s).
+// Like the dead-code allowance above: not every test binary uses it.
+#[allow(unused_macros)]
+macro_rules! sample {
+    ($p:expr) => {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/", $p)
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use sample;
+
+/// Runs `initra ARGS` and returns its output, whatever the exit status. `PCCS_URL` is removed
+/// from its environment so that no test reaches a PCCS the machine happens to configure.
+pub(crate) fn initra(args: &[&str]) -> Output {
+    Command::new(INITRA)
+        .args(args)
+        .env_remove("PCCS_URL")
+        .output()
+        .unwrap()
+}
+
+/// The exit code (a test process is never killed by a signal).
+pub(crate) fn code(o: &Output) -> i32 {
+    o.status.code().unwrap()
+}
+
+/// stdout as one JSON value; on failure the test shows what was printed instead.
+pub(crate) fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+/// Output bytes as text, invalid UTF-8 replaced.
+pub(crate) fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
 
 pub(crate) const SAMPLE_SECRETS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -352,6 +388,7 @@ pub(crate) fn get_secret(args: &[String], extra: &[&str]) -> Output {
         .unwrap()
 }
 
+/// stderr as text.
 pub(crate) fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    text(&o.stderr)
 }

@@ -1,7 +1,9 @@
 //! The fail-closed policy evaluated after cryptographic verification (`docs/policy.md`).
 //!
-//! Order: collateral age → TCB status → debug → identity (SEV-SNP: debug → identity). Anything not explicitly allowed is a
-//! rejection whose reason names the field, the expected and the actual value.
+//! Order: TCB status → advisories → debug → identity (SEV-SNP: debug → identity). Anything not
+//! explicitly allowed is a rejection whose reason names the field, the expected and the actual
+//! value. `max_collateral_age` is enforced by the [`crate::Verifier`] with
+//! [`crate::FreshnessPolicy`]: too old collateral makes the quote invalid, not rejected.
 
 mod fields;
 mod identity;
@@ -148,7 +150,16 @@ impl Policy {
         &self.identities
     }
 
-    /// Maximum collateral age (TCB info issueDate to now), if set.
+    /// This policy refusing collateral whose TCB info, QE identity or PCK CRL was issued more
+    /// than `max` before the verification time. The stricter of `max` and the policy's own limit
+    /// applies, so a flag or setting can only tighten a policy file.
+    pub fn with_max_collateral_age(mut self, max: Duration) -> Self {
+        self.max_collateral_age = Some(self.max_collateral_age.map_or(max, |own| own.min(max)));
+        self
+    }
+
+    /// Maximum collateral age (TCB info, QE identity and PCK CRL issue dates to the verification
+    /// time), if set; enforced by the [`crate::Verifier`].
     pub fn max_collateral_age(&self) -> Option<Duration> {
         self.max_collateral_age
     }
@@ -188,26 +199,6 @@ impl Policy {
             }
         }
         Decision::Accepted
-    }
-
-    /// Rejects collateral issued more than `max_collateral_age` before `now` (Unix seconds).
-    pub fn check_collateral_age(&self, issue_date: Option<i64>, now: i64) -> Option<Decision> {
-        let max = self.max_collateral_age?;
-        let reason = match issue_date {
-            None => "collateral age: tcb_info issueDate unreadable".to_owned(),
-            Some(issued) => {
-                let age = now.saturating_sub(issued);
-                if age <= i64::try_from(max.as_secs()).unwrap_or(i64::MAX) {
-                    return None;
-                }
-                format!(
-                    "collateral age {} exceeds max_collateral_age {}",
-                    humantime::format_duration(Duration::from_secs(age.unsigned_abs())),
-                    humantime::format_duration(max)
-                )
-            }
-        };
-        Some(Decision::rejected(RejectionKind::CollateralAge, reason))
     }
 
     fn check_tcb(&self, status: &TcbStatus, advisory_ids: &[String]) -> Option<Decision> {

@@ -288,11 +288,44 @@ fn tcb_rules() {
     assert!(!p
         .evaluate(&TcbStatus::Unknown("New".into()), &[], &sgx())
         .is_accepted());
-    assert_eq!(p.check_collateral_age(Some(0), 7 * 86400), None);
+    // The policy's max_collateral_age drives the one freshness check (crate::freshness).
+    let freshness = crate::FreshnessPolicy {
+        max_age: p.max_collateral_age(),
+        grace: None,
+    };
+    let tcb_info_issued_at_0 = [crate::freshness::ItemDates {
+        item: crate::freshness::Item::TcbInfo,
+        issued: 0,
+        next_update: None,
+    }];
+    let at = |secs: u64| std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
     assert_eq!(
-        p.check_collateral_age(Some(0), 8 * 86400)
-            .and_then(|d| d.reason().map(str::to_owned)),
-        Some("collateral age 8days exceeds max_collateral_age 7days".to_owned())
+        freshness.check_max_age(&tcb_info_issued_at_0, at(7 * 86400)),
+        Ok(())
+    );
+    assert_eq!(
+        freshness
+            .check_max_age(&tcb_info_issued_at_0, at(8 * 86400))
+            .unwrap_err()
+            .to_string(),
+        "collateral TCB info too old: issued 1970-01-01T00:00:00Z, 8days before now \
+         1970-01-09T00:00:00Z; max age 7days"
+    );
+    // A flag can tighten the policy's limit, never loosen it.
+    let day = Duration::from_secs(86400);
+    assert_eq!(
+        p.clone().with_max_collateral_age(day).max_collateral_age(),
+        Some(day)
+    );
+    assert_eq!(
+        p.with_max_collateral_age(30 * day).max_collateral_age(),
+        Some(7 * day)
+    );
+    assert_eq!(
+        Policy::default()
+            .with_max_collateral_age(30 * day)
+            .max_collateral_age(),
+        Some(30 * day)
     );
     // TCB is checked before debug.
     let d = Policy::default().evaluate(&TcbStatus::OutOfDate, &[], &occlum_debug());
