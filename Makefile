@@ -6,7 +6,7 @@ VENV := examples/flask-tls/.venv
 # The Python interop test (crates/cli/tests/server_e2e.rs) runs `python3` from PATH: the venv's.
 TEST_PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo demo-keep test test-rust test-demo lint bench
+.PHONY: demo demo-keep test test-rust test-demo lint bench fuzz
 
 demo:
 	examples/flask-tls/demo.sh
@@ -35,3 +35,9 @@ lint:
 
 bench:
 	$(CARGO) bench -j$(JOBS) --workspace
+
+# Needs a nightly toolchain and `cargo install cargo-fuzz`; not part of `make test`.
+FUZZ_SECONDS ?= 45
+fuzz:
+	cd fuzz && for t in quote certificate policy; do \
+		cargo +nightly fuzz run -j1 $$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 || exit 1; done
