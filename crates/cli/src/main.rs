@@ -58,7 +58,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    output::init_logging(&cli.log, cli.log_format);
+    if let Err(err) = output::init_logging(&cli.log, cli.log_format) {
+        output::print_error(&err);
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Quote(c) => cmd::quote::run(c),
         Command::Ratls(c) => cmd::ratls::run(c),

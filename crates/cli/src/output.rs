@@ -11,19 +11,29 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-/// Installs the global tracing subscriber writing to stderr.
-pub(crate) fn init_logging(filter: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(filter))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+/// Installs the global tracing subscriber writing to stderr. `RUST_LOG`, when set, wins over `--log`;
+/// an invalid filter in either is an error rather than silently ignored.
+pub(crate) fn init_logging(filter: &str, format: LogFormat) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(env) if !env.trim().is_empty() => tracing_subscriber::EnvFilter::try_new(&env)
+            .map_err(|e| anyhow::anyhow!("RUST_LOG={env:?}: not a log filter: {e}"))?,
+        _ => tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| {
+            anyhow::anyhow!("--log {filter:?}: not a log filter (e.g. info, initra=debug): {e}")
+        })?,
+    };
+    // Colour only for a person at a terminal: log files and collectors get plain text.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_target(false);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+    Ok(())
 }
 
 /// Prints an error and its cause chain as `initra: error: a: b: c` on stderr. A cause whose text the
