@@ -322,7 +322,8 @@ fn init_verifies_server_with_bundle_and_enforces_max_age() {
         serde_json::json!({"collateral_bundles": ["bundle.json"], "max_collateral_age": "1s"});
     write_init_config(&s.at, "strict.json", port, &server_id, "", &strict);
     let (code, stderr) = run_init(&s.at, "strict.json");
-    assert_eq!(code, Some(1), "expected a rejection: {stderr}");
+    // Too old collateral makes the server's evidence invalid, not rejected: exit 2.
+    assert_eq!(code, Some(2), "expected a failure: {stderr}");
     assert!(
         stderr.contains("too old: issued") && stderr.contains("max age 1s"),
         "{stderr}"
@@ -374,4 +375,67 @@ fn auto_backend_without_a_tee_lists_the_probes_and_launches_nothing() {
         assert!(stderr.contains(probe), "{probe} not named: {stderr}");
     }
     assert!(!marker.exists(), "the command ran without attestation");
+}
+
+/// Runs `initra --log info init --config init.json EXTRA...` in the test's directory.
+fn run_init_with(at: &Layout, extra: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(INITRA)
+        .args(["--log", "info", "init", "--config", "init.json"])
+        .args(extra)
+        .current_dir(&at.dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A command that does not exist stops the launch before attesting: nothing is fetched or written.
+#[test]
+fn missing_command_stops_before_attesting() {
+    let Some((s, _port, _)) = setup() else { return };
+    let (code, stderr) = run_init_with(
+        &s.at,
+        &["--placement", "host", "--", "/nonexistent/initra-app"],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("/nonexistent/initra-app"), "{stderr}");
+    assert!(
+        !stderr.contains("tee backend="),
+        "attested although the command does not exist: {stderr}"
+    );
+    assert!(!s.at.etc_dir().exists());
+    assert!(!s.at.mount().exists());
+}
+
+/// With host placement, an exec that fails after the secrets were placed removes them again, and the
+/// image directory init created: nothing is launched, nothing is left.
+#[test]
+fn failed_exec_with_host_placement_leaves_nothing_behind() {
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        eprintln!("SKIPPED: host placement under /etc needs root");
+        return;
+    }
+    let Some((s, _port, _)) = setup() else { return };
+    // Inside the image mount, so only exec can find out that it does not exist.
+    let program = s.at.mount().join("no-such-app");
+    let (code, stderr) = run_init_with(
+        &s.at,
+        &["--placement", "host", "--", program.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("no-such-app"), "{stderr}");
+    assert!(stderr.contains("nothing was launched"), "{stderr}");
+    let alpha = s.at.etc_dir().join("alpha");
+    let beta = s.at.etc_dir().join("beta");
+    let mount = s.at.mount();
+    let left: Vec<_> = [&alpha, &beta, &mount]
+        .into_iter()
+        .filter(|p| p.exists())
+        .collect();
+    let _ = std::fs::remove_dir_all(s.at.etc_dir());
+    let _ = std::fs::remove_dir_all(mount.parent().unwrap());
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

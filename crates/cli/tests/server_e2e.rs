@@ -152,7 +152,8 @@ fn certificate_key_not_matching_quote_is_refused() {
     args.push("--danger-unbound-key".into());
     let o = get_secret(&args, &["cert", "-o", &s(&f.path("x"))]);
     let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    // Invalid evidence is a failure, not a policy rejection: exit 2.
+    assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("refused our certificate"), "{err}");
     assert!(server.wait_log("SHA-256(SPKI)"), "{}", server.log());
     // The server keeps serving good clients.
@@ -166,9 +167,11 @@ fn simulated_evidence_refused_without_sim_root() {
     let server = Server::start(&without(&f.server_args(), "--sim-root"));
     let o = get_secret(&f.client_args(&server), &["cert", "-o", &s(&f.path("x"))]);
     let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    // An untrusted root is a verification failure, not a policy rejection: exit 2.
+    assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("server refused this client") && err.contains("untrusted root"),
+        err.contains("server could not verify this client's attestation")
+            && err.contains("untrusted root"),
         "{err}"
     );
     assert!(server.wait_log("untrusted root"), "{}", server.log());
@@ -287,8 +290,12 @@ fn policy_max_collateral_age_behaves_like_the_flag() {
 fn assert_refused_as_too_old(f: &Fixture, server: &Server) {
     let o = get_secret(&f.client_args(server), &["cert", "-o", &s(&f.path("x"))]);
     let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("server refused this client"), "{err}");
+    // Too old collateral makes the evidence invalid, not rejected: exit 2.
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("server could not verify this client's attestation"),
+        "{err}"
+    );
     let item = ["TCB info", "QE identity", "PCK CRL"]
         .into_iter()
         .find(|i| err.contains(&format!("collateral {i} too old: issued ")));
@@ -296,6 +303,28 @@ fn assert_refused_as_too_old(f: &Fixture, server: &Server) {
     assert!(err.contains("max age 1s"), "{err}");
     assert!(server.wait_log("too old"), "{}", server.log());
     assert!(!f.path("x").exists());
+}
+
+/// `-o` into a missing directory is refused before any network work; nothing is created.
+#[test]
+fn get_secret_refuses_missing_output_directory() {
+    let f = Fixture::new();
+    let missing = f.path("no-such-dir");
+    let out = missing.join("x");
+    let o = Command::new(INITRA)
+        .args(["get-secret", "cert", "--server", "127.0.0.1:9", "--ca"])
+        .arg(f.root())
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("does not exist") && err.contains("no-such-dir"),
+        "{err}"
+    );
+    assert!(!missing.exists(), "the directory was created");
 }
 
 #[test]
@@ -311,7 +340,12 @@ fn sighup_reloads_secrets_and_keeps_old_state_on_error() {
 
     std::fs::write(&secrets, r#"{"a":"c2Vjb25kCg==","b":"Yg=="}"#).unwrap();
     server.signal("HUP");
-    assert!(server.wait_log("reloaded"), "{}", server.log());
+    // Visible at the default log level.
+    assert!(
+        server.wait_log("initra: reloaded secrets and policy (2 secrets)"),
+        "{}",
+        server.log()
+    );
     assert_eq!(fetch("a").stdout, b"second\n");
     assert_eq!(fetch("b").stdout, b"b");
 

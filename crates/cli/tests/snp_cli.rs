@@ -142,7 +142,7 @@ fn flag_conflicts_are_reported() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("needs --vcek FILE and --chain FILE"));
     let sgx = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/sgx/dcapqvl-sgx-v3/sgx_quote.bin"
+        "/../../testdata/sgx/dcapqvl-sgx-v3/sgx_quote.bin"
     );
     let o = initra(&["quote", "verify", sgx, "--vcek", VCEK, "--chain", CHAIN]);
     assert_eq!(code(&o), 2);
@@ -151,7 +151,7 @@ fn flag_conflicts_are_reported() {
     let o = initra(&["quote", "verify", sgx]);
     assert_eq!(code(&o), 2);
     assert!(String::from_utf8_lossy(&o.stderr)
-        .contains("--collateral is required to verify a sgx quote"));
+        .contains("--collateral is required to verify an SGX quote"));
 }
 
 #[test]

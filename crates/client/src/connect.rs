@@ -238,17 +238,26 @@ pub(crate) fn classify(err: &(dyn StdError + 'static), stage: &str) -> Failure {
 fn classify_rustls(tls: &rustls::Error, stage: &str) -> Option<Failure> {
     use rustls::AlertDescription as A;
     match tls {
-        // Our verifier refused the server: the error carries the verdict's reason.
-        rustls::Error::InvalidCertificate(reason) => Some(Failure::Fatal(Error::ServerRejected {
-            reason: match initra_ratls::verifier::ratls_error(tls) {
-                Some(e) => e.to_string(),
-                None => certificate_reason(reason),
+        // Our verifier refused the server: a policy verdict is a rejection; anything else (invalid
+        // evidence, untrusted root, no collateral source, pinned-CA chain failure) is a failure.
+        rustls::Error::InvalidCertificate(reason) => Some(Failure::Fatal(
+            match initra_ratls::verifier::ratls_error(tls) {
+                Some(e @ initra_ratls::Error::Rejected { .. }) => Error::ServerRejected {
+                    reason: e.to_string(),
+                },
+                Some(e) => Error::ServerInvalid {
+                    reason: e.to_string(),
+                },
+                None => Error::ServerInvalid {
+                    reason: certificate_reason(reason),
+                },
             },
-        })),
-        rustls::Error::General(reason) => Some(Failure::Fatal(Error::ServerRejected {
+        )),
+        rustls::Error::General(reason) => Some(Failure::Fatal(Error::ServerInvalid {
             reason: reason.clone(),
         })),
-        // The server refused our certificate during the handshake.
+        // The server refused our certificate during the handshake. Its handshake verifier checks only
+        // structure, validity and key binding (policy is applied after, as PERMISSION_DENIED): a failure.
         rustls::Error::AlertReceived(
             alert @ (A::BadCertificate
             | A::UnsupportedCertificate
@@ -259,7 +268,7 @@ fn classify_rustls(tls: &rustls::Error, stage: &str) -> Option<Failure> {
             | A::AccessDenied
             | A::CertificateRequired
             | A::DecryptError),
-        ) => Some(Failure::Fatal(Error::ClientRejected {
+        ) => Some(Failure::Fatal(Error::ClientInvalid {
             reason: format!(
                 "the server refused our certificate during the TLS handshake (alert {alert:?})"
             ),
@@ -332,9 +341,11 @@ mod tests {
                 Arc::new(std::io::Error::other("mr_enclave: expected aa, got bb")),
             ))),
         );
+        // Not a verdict of our verifier: a failure, not a rejection.
         match classify_io(&bad, "TLS handshake") {
-            Failure::Fatal(Error::ServerRejected { reason }) => {
-                assert_eq!(reason, "mr_enclave: expected aa, got bb")
+            Failure::Fatal(e @ Error::ServerInvalid { .. }) => {
+                assert!(!e.is_rejection());
+                assert!(e.to_string().contains("mr_enclave: expected aa, got bb"), "{e}");
             }
             f => panic!("{f:?}"),
         }
@@ -344,7 +355,7 @@ mod tests {
         );
         assert!(matches!(
             classify(&alert, "rpc"),
-            Failure::Fatal(Error::ClientRejected { .. })
+            Failure::Fatal(Error::ClientInvalid { .. })
         ));
     }
 }

@@ -20,7 +20,21 @@ pub enum Error {
         /// The verdict's reason.
         reason: String,
     },
-    /// The server refused our attestation or this identity's access (PERMISSION_DENIED). Not retried.
+    /// Our verifier could not verify the server's evidence or certificate (signature, chain, untrusted root,
+    /// missing collateral, no key binding): a failure, not a policy decision. Not retried.
+    #[error("server attestation could not be verified: {reason}")]
+    ServerInvalid {
+        /// What is wrong with the evidence, or with our verification set-up.
+        reason: String,
+    },
+    /// The server could not verify our evidence or certificate (UNAUTHENTICATED, or a TLS alert refusing
+    /// our certificate): a failure, not a policy decision. Not retried.
+    #[error("server could not verify this client's attestation: {reason}")]
+    ClientInvalid {
+        /// The server's reason.
+        reason: String,
+    },
+    /// The server's policy refused our attestation or this identity's access (PERMISSION_DENIED). Not retried.
     #[error("server refused this client: {reason}")]
     ClientRejected {
         /// The server's reason.
@@ -41,7 +55,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// True for outcomes decided by policy (either side refused the other), as opposed to failures.
+    /// True for outcomes decided by policy (a `Decision::Rejected` verdict by either side), as opposed to
+    /// failures such as invalid evidence or a verifier without trust roots or collateral.
     pub fn is_rejection(&self) -> bool {
         matches!(
             self,

@@ -265,7 +265,11 @@ fn into_error(f: Failure) -> Error {
 /// Maps a gRPC status to an outcome.
 fn status_failure(status: &Status, name: Option<&str>) -> Failure {
     match status.code() {
-        Code::PermissionDenied | Code::Unauthenticated => Failure::Fatal(Error::ClientRejected {
+        Code::PermissionDenied => Failure::Fatal(Error::ClientRejected {
+            reason: status.message().to_owned(),
+        }),
+        // The server could not verify our evidence at all: a failure, not a policy decision.
+        Code::Unauthenticated => Failure::Fatal(Error::ClientInvalid {
             reason: status.message().to_owned(),
         }),
         Code::NotFound => Failure::Fatal(Error::NotFound {
@@ -337,6 +341,14 @@ mod tests {
         );
         assert!(
             matches!(f, Failure::Fatal(Error::ClientRejected { ref reason }) if reason.contains("isv_svn"))
+        );
+        let f = status_failure(
+            &Status::unauthenticated("client attestation invalid: untrusted root"),
+            None,
+        );
+        assert!(
+            matches!(f, Failure::Fatal(ref e @ Error::ClientInvalid { .. }) if !e.is_rejection()),
+            "{f:?}"
         );
         let f = status_failure(&Status::not_found("secret \"a\\\"b\" not found"), None);
         assert!(

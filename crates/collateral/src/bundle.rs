@@ -74,9 +74,22 @@ impl Bundle {
                 meta.len()
             )));
         }
-        let text = std::fs::read_to_string(path).map_err(crate::error::io_err(path))?;
-        let json: BundleJson =
-            serde_json::from_str(&text).map_err(|e| err(format!("JSON: {e}")))?;
+        let bytes = std::fs::read(path).map_err(crate::error::io_err(path))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| err("not JSON text (invalid UTF-8)".into()))?;
+        let json: BundleJson = serde_json::from_str(&text).map_err(|e| {
+            // A dcap-qvl collateral file is the likeliest wrong file here: say so.
+            let value: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+            let is_collateral = value.as_ref().and_then(|v| v.as_object()).is_some_and(|o| {
+                !o.contains_key("format") && o.contains_key("tcb_info") && o.contains_key("qe_identity")
+            });
+            if is_collateral {
+                err("this is a collateral file, not a bundle (make one with `initra collateral fetch`)"
+                    .into())
+            } else {
+                err(format!("JSON: {e}"))
+            }
+        })?;
         if json.format != BUNDLE_FORMAT {
             return Err(err(format!(
                 "format: expected {BUNDLE_FORMAT}, got {:?}",
@@ -229,4 +242,28 @@ pub struct ItemSummary {
     pub issued: String,
     /// `nextUpdate`.
     pub next_update: Option<String>,
+}
+
+#[cfg(test)]
+mod wrong_file_tests {
+    use super::*;
+
+    #[test]
+    fn collateral_file_and_binary_file_are_named_for_what_they_are() {
+        let collateral = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/sgx/dcapqvl-sgx-v3/sgx_quote_collateral.json"
+        ));
+        let err = Bundle::read(collateral).unwrap_err().to_string();
+        assert!(
+            err.contains("this is a collateral file, not a bundle")
+                && err.contains("initra collateral fetch"),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let png = dir.path().join("img.png");
+        std::fs::write(&png, [0x89u8, b'P', b'N', b'G', 0xff, 0xfe]).unwrap();
+        let err = Bundle::read(&png).unwrap_err().to_string();
+        assert!(err.ends_with("img.png: not JSON text (invalid UTF-8)"), "{err}");
+    }
 }

@@ -78,7 +78,7 @@ mod tests {
 
     const ROOT_CRL: &[u8] = include_bytes!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/tdx/automata-solana-v4/intel_root_ca_crl.der"
+        "/../../testdata/tdx/automata-solana-v4/intel_root_ca_crl.der"
     ));
 
     #[test]

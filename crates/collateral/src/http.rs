@@ -30,6 +30,31 @@ pub const SYSTEM_CA_BUNDLES: &[&str] = &[
     "/etc/ssl/cert.pem",
 ];
 
+/// Checks that `url` is an absolute `http://` or `https://` URL with a host, before any request is
+/// made (a wrong URL is a configuration error, never retried). The error says what is wrong.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| format!("{url:?} is not a URL ({e}); expected http(s)://HOST[:PORT]/..."))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        Some(other) => {
+            return Err(format!(
+                "{url:?}: scheme {other:?}, expected http or https"
+            ))
+        }
+        None => {
+            return Err(format!(
+                "{url:?} is not an absolute URL; expected http(s)://HOST[:PORT]/..."
+            ))
+        }
+    }
+    match uri.host() {
+        Some(h) if !h.is_empty() => Ok(()),
+        _ => Err(format!("{url:?}: no host")),
+    }
+}
+
 /// How the client treats the PCCS's TLS certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TlsTrust {
@@ -130,6 +155,11 @@ impl HttpClient {
             url: url.to_owned(),
             reason,
         };
+        // A malformed URL or an unknown host does not get better by retrying: not transient.
+        check_url(url).map_err(|reason| Error::Config {
+            origin: "PCCS URL".into(),
+            reason,
+        })?;
         let uri: Uri = url
             .parse()
             .map_err(|e| unreachable(format!("invalid URL: {e}")))?;
@@ -169,7 +199,23 @@ impl HttpClient {
             .map_err(|e| unreachable(format!("request: {e}")))?;
 
         let connect_timeout = self.limits.connect_timeout;
-        let tcp = tokio::time::timeout(connect_timeout, TcpStream::connect((host.as_str(), port)))
+        let addrs: Vec<std::net::SocketAddr> = tokio::time::timeout(
+            connect_timeout,
+            tokio::net::lookup_host((host.as_str(), port)),
+        )
+        .await
+        .map_err(|_| {
+            unreachable(format!(
+                "resolving {host}: no answer within {}",
+                fmt_duration(connect_timeout)
+            ))
+        })?
+        .map_err(|e| Error::Config {
+            origin: format!("PCCS {url}"),
+            reason: format!("cannot resolve host {host:?}: {e}"),
+        })?
+        .collect();
+        let tcp = tokio::time::timeout(connect_timeout, TcpStream::connect(&addrs[..]))
             .await
             .map_err(|_| {
                 unreachable(format!(
@@ -384,6 +430,39 @@ pub(crate) mod danger {
 
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
             self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_up_front() {
+        assert!(check_url("https://pccs.example:8081/sgx/certification/v4/").is_ok());
+        assert!(check_url("http://127.0.0.1:1").is_ok());
+        let e = check_url("notaurl").unwrap_err();
+        assert!(e.contains("\"notaurl\"") && e.contains("not an absolute URL"), "{e}");
+        let e = check_url("ftp://h/x").unwrap_err();
+        assert!(e.contains("\"ftp\"") && e.contains("http or https"), "{e}");
+        assert!(check_url("https:///x").is_err());
+        let e = PccsClientError::from(crate::PccsClient::new(&crate::PccsConfig::new("notaurl")));
+        assert!(e.contains("PCCS URL") && e.contains("notaurl"), "{e}");
+    }
+
+    /// The error text of a client construction that must fail.
+    struct PccsClientError;
+
+    impl PccsClientError {
+        fn from(r: Result<crate::PccsClient, Error>) -> String {
+            match r {
+                Ok(_) => panic!("accepted"),
+                Err(e) => {
+                    assert!(!e.is_transient());
+                    e.to_string()
+                }
+            }
         }
     }
 }

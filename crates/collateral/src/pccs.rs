@@ -73,6 +73,10 @@ pub struct PccsClient {
 impl PccsClient {
     /// Builds the client (TLS configuration included).
     pub fn new(config: &PccsConfig) -> Result<Self, Error> {
+        crate::http::check_url(config.url.trim()).map_err(|reason| Error::Config {
+            origin: "PCCS URL".into(),
+            reason,
+        })?;
         let base = base_url(&config.url);
         if config.trust == TlsTrust::AcceptAny && base.starts_with("https:") {
             tracing::warn!(

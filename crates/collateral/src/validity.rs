@@ -36,7 +36,7 @@ mod tests {
     fn dates_of_the_solana_sample() {
         let c: QuoteCollateralV3 = serde_json::from_str(include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/testdata/tdx/automata-solana-v4/collateral.dcap-qvl.json"
+            "/../../testdata/tdx/automata-solana-v4/collateral.dcap-qvl.json"
         )))
         .unwrap();
         let dates = item_dates(&c).unwrap();

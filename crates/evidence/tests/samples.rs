@@ -1,4 +1,4 @@
-//! Every sample quote of shared/testdata parses with the field values its README states.
+//! Every sample quote of testdata parses with the field values its README states.
 
 // Test helpers may panic: a failed unwrap is a failed test.
 #![allow(
@@ -14,7 +14,7 @@ use initra_evidence::{EnclaveReport, Error, TdReport};
 
 macro_rules! sample {
     ($p:expr) => {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/", $p)
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/", $p)
     };
 }
 

@@ -1,4 +1,4 @@
-//! The SEV-SNP sample reports of shared/testdata parse with the field values its README states.
+//! The SEV-SNP sample reports of testdata parse with the field values its README states.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
@@ -9,7 +9,7 @@ use initra_evidence::Error;
 
 macro_rules! sample {
     ($p:expr) => {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/", $p)
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/", $p)
     };
 }
 

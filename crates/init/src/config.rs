@@ -19,6 +19,12 @@ pub const KMS_SERVER_ENV: &str = "OCCLUM_INIT_RA_KMS_SERVER";
 /// The secret name under which the image key is served (Occlum convention).
 pub const IMAGE_KEY_SECRET: &str = "image_key";
 
+/// The evidence backends `initra.attester` and `--tee` accept.
+pub const ATTESTER_NAMES: [&str; 6] = ["auto", "sim", "occlum", "gramine", "tdx", "snp"];
+
+/// The top-level keys this reader knows; others are ignored (Occlum's reader ignores them too).
+const KNOWN_KEYS: [&str; 4] = ["kms_server", "kms_keys", "ra_config", "initra"];
+
 /// A parsed and validated `init_ra_conf.json`.
 #[derive(Debug, Clone)]
 pub struct InitConfig {
@@ -32,6 +38,9 @@ pub struct InitConfig {
     pub ra_config: serde_json::Value,
     /// initra's own settings (defaults when the `initra` object is absent).
     pub initra: InitraSection,
+    /// Problems that do not stop the launch (ignored unknown keys, nothing to deliver), each naming
+    /// the file; the launcher prints them as `initra: warning: ...`.
+    pub warnings: Vec<String>,
 }
 
 /// One `kms_keys` entry: fetch secret `key`, write it to `path`.
@@ -147,33 +156,69 @@ struct RawConfig {
 impl InitConfig {
     /// Reads and validates `path`; `env_server` is the value of [`KMS_SERVER_ENV`], if set.
     pub fn from_file(path: &Path, env_server: Option<String>) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadConfig {
+        let bytes = std::fs::read(path).map_err(|source| Error::ReadConfig {
             path: path.to_owned(),
             source,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| Error::ParseConfig {
+            path: path.to_owned(),
+            message: "init configuration: not JSON text (invalid UTF-8)".into(),
         })?;
         Self::from_str(path, &text, env_server)
     }
 
     /// Parses configuration text read from `source`.
     pub fn from_str(source: &Path, text: &str, env_server: Option<String>) -> Result<Self, Error> {
-        let raw: RawConfig = serde_json::from_str(text).map_err(|e| Error::ParseConfig {
+        let parse_err = |message: String| Error::ParseConfig {
             path: source.to_owned(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
         let invalid = |field: &str, message: String| Error::InvalidConfig {
             path: source.to_owned(),
             field: field.to_owned(),
             message,
         };
-        let kms_server = env_server
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or(raw.kms_server);
-        if !kms_server.contains(':') {
-            return Err(invalid(
-                "kms_server",
-                format!("expected \"host:port\", got {kms_server:?}"),
-            ));
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| parse_err(e.to_string()))?;
+        let mut warnings = Vec::new();
+        if let Some(map) = value.as_object() {
+            for key in map.keys().filter(|k| !KNOWN_KEYS.contains(&k.as_str())) {
+                // A near miss of a known key is a typo that would silently drop what it configures.
+                if let Some(known) = KNOWN_KEYS.iter().find(|k| edit_distance(key, k) <= 2) {
+                    return Err(invalid(
+                        key,
+                        format!("unknown field; did you mean `{known}`?"),
+                    ));
+                }
+                warnings.push(format!(
+                    "{}: unknown field {key:?} ignored",
+                    source.display()
+                ));
+            }
         }
+        // Typed pass over the text itself, so errors carry both the field path and the line.
+        let mut de = serde_json::Deserializer::from_str(text);
+        let raw: RawConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            if path == "." || path.is_empty() {
+                parse_err(e.into_inner().to_string())
+            } else {
+                parse_err(format!("field `{path}`: {}", e.into_inner()))
+            }
+        })?;
+        let kms_server = match env_server.filter(|s| !s.trim().is_empty()) {
+            Some(from_env) => {
+                check_server(&from_env).map_err(|message| Error::InvalidEnv {
+                    var: KMS_SERVER_ENV,
+                    message,
+                })?;
+                from_env
+            }
+            None => {
+                check_server(&raw.kms_server).map_err(|m| invalid("kms_server", m))?;
+                raw.kms_server
+            }
+        };
         let mut seen_paths = std::collections::BTreeSet::new();
         for (i, k) in raw.kms_keys.iter().enumerate() {
             if k.key.is_empty() {
@@ -209,6 +254,18 @@ impl InitConfig {
                     ))
                 }
                 _ => {}
+            }
+        }
+        if let Some(url) = initra.pccs_url.as_deref() {
+            initra_collateral::http::check_url(url.trim())
+                .map_err(|m| invalid("initra.pccs_url", m))?;
+        }
+        if let Some(a) = initra.attester.as_deref() {
+            if !ATTESTER_NAMES.contains(&a) {
+                return Err(invalid(
+                    "initra.attester",
+                    format!("expected one of {}, got {a:?}", ATTESTER_NAMES.join(", ")),
+                ));
             }
         }
         if let Some(p) = initra.placement.as_deref() {
@@ -247,12 +304,21 @@ impl InitConfig {
                 ));
             }
         }
+        let encrypted_image = matches!(&initra.image, Some(i) if i.kind == ImageKind::Encrypted);
+        if raw.kms_keys.is_empty() && initra.env.is_empty() && !encrypted_image {
+            warnings.push(format!(
+                "{}: nothing to deliver: no kms_keys, no encrypted image and no initra.env; \
+                 the application starts without secrets",
+                source.display()
+            ));
+        }
         Ok(Self {
             source: source.to_owned(),
             kms_server,
             kms_keys: raw.kms_keys,
             ra_config: raw.ra_config,
             initra,
+            warnings,
         })
     }
 
@@ -319,6 +385,31 @@ impl InitraSection {
     }
 }
 
+/// `host:port` with a numeric port.
+fn check_server(server: &str) -> Result<(), String> {
+    match server.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
+        _ => Err(format!("expected \"host:port\", got {server:?}")),
+    }
+}
+
+/// Levenshtein distance (keys are short ASCII; fine to be quadratic).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev.get(j).copied().unwrap_or(0) + usize::from(ca != *cb);
+            let del = prev.get(j + 1).copied().unwrap_or(0) + 1;
+            let ins = cur.get(j).copied().unwrap_or(0) + 1;
+            cur.push(sub.min(del).min(ins));
+        }
+        prev = cur;
+    }
+    prev.last().copied().unwrap_or(0)
+}
+
 /// Target paths must be absolute and free of `..` so placement cannot be steered elsewhere.
 fn check_absolute(p: &Path) -> Result<(), String> {
     if !p.is_absolute() {
@@ -339,7 +430,7 @@ mod tests {
 
     const OCCLUM_TEMPLATE: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/occlum-config/init_ra_conf.grpc_ratls.template.json"
+        "/../../testdata/occlum-config/init_ra_conf.grpc_ratls.template.json"
     ));
 
     #[test]
@@ -467,5 +558,90 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("host:port"), "{err}");
+    }
+
+    #[test]
+    fn near_miss_of_a_known_key_is_an_error_others_warn() {
+        let typo = r#"{"kms_server":"h:1","kms_key":[{"key":"a","path":"/etc/a"}],"ra_config":{}}"#;
+        let err = InitConfig::from_str(Path::new("c.json"), typo, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("c.json") && err.contains("`kms_key`") && err.contains("`kms_keys`"),
+            "{err}"
+        );
+        let typo = r#"{"kms_server":"h:1","ra_config":{},"intira":{}}"#;
+        let err = InitConfig::from_str(Path::new("c.json"), typo, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did you mean `initra`"), "{err}");
+
+        let other = r#"{"kms_server":"h:1","ra_config":{},"comment":"x",
+            "kms_keys":[{"key":"a","path":"/etc/a"}]}"#;
+        let c = InitConfig::from_str(Path::new("c.json"), other, None).unwrap();
+        assert_eq!(c.warnings, ["c.json: unknown field \"comment\" ignored"]);
+    }
+
+    #[test]
+    fn nothing_to_deliver_warns() {
+        let text = r#"{"kms_server":"h:1","ra_config":{}}"#;
+        let c = InitConfig::from_str(Path::new("c.json"), text, None).unwrap();
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("nothing to deliver"), "{:?}", c.warnings);
+        let c = InitConfig::from_str(Path::new("c"), OCCLUM_TEMPLATE, None).unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn bad_server_from_environment_names_the_variable() {
+        let err = InitConfig::from_str(Path::new("c.json"), OCCLUM_TEMPLATE, Some("garbage".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(KMS_SERVER_ENV) && err.contains("garbage"), "{err}");
+        assert!(!err.contains("kms_server`"), "{err}");
+    }
+
+    #[test]
+    fn unknown_attester_lists_every_value() {
+        let text = r#"{"kms_server":"h:1","ra_config":{},"initra":{"attester":"sgx"}}"#;
+        let err = InitConfig::from_str(Path::new("c"), text, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("initra.attester") && err.contains("\"sgx\""), "{err}");
+        for v in ATTESTER_NAMES {
+            assert!(err.contains(v), "{v} not listed: {err}");
+        }
+    }
+
+    #[test]
+    fn type_errors_name_the_field_path() {
+        for (text, path) in [
+            (
+                r#"{"kms_server":"h:1","ra_config":{},"initra":{"env":{"TOKEN":5}}}"#,
+                "initra.env.TOKEN",
+            ),
+            (
+                r#"{"kms_server":"h:1","ra_config":{},"initra":{"connect_deadline_secs":"30"}}"#,
+                "initra.connect_deadline_secs",
+            ),
+            (
+                r#"{"kms_server":"h:1","ra_config":{},"kms_keys":[{"key":"a"}]}"#,
+                "kms_keys[0]",
+            ),
+        ] {
+            let err = InitConfig::from_str(Path::new("c.json"), text, None)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("field `{path}`")), "{path}: {err}");
+            assert!(err.contains("line 1"), "{err}");
+        }
+    }
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("kms_key", "kms_keys"), 1);
+        assert_eq!(edit_distance("ra_conf", "ra_config"), 2);
+        assert_eq!(edit_distance("comment", "kms_keys"), 7);
+        assert_eq!(edit_distance("", "abc"), 3);
     }
 }

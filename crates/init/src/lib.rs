@@ -52,6 +52,22 @@ pub enum Error {
         /// Expected vs actual.
         message: String,
     },
+    /// An environment variable overriding the configuration has an invalid value.
+    #[error("environment variable {var}: {message}")]
+    InvalidEnv {
+        /// The variable.
+        var: &'static str,
+        /// Expected vs actual.
+        message: String,
+    },
+    /// A command-line option has an invalid value.
+    #[error("{option}: {message}")]
+    InvalidOption {
+        /// The option, e.g. `--tee`.
+        option: &'static str,
+        /// Expected vs actual.
+        message: String,
+    },
     /// Setting up the private namespace failed.
     #[error("private namespace: {step}: {source}")]
     Namespace {

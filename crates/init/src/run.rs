@@ -2,7 +2,7 @@
 //! `exec`. Each step either completes or stops the launch with an error that says why; nothing is
 //! launched after a failure.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use initra_ratls::{CertOptions, RaTlsIdentity};
 use initra_verify::Policy;
 use zeroize::Zeroizing;
 
-use crate::config::{ImageKind, InitConfig, IMAGE_KEY_SECRET, KMS_SERVER_ENV};
+use crate::config::{ImageKind, InitConfig, ATTESTER_NAMES, IMAGE_KEY_SECRET, KMS_SERVER_ENV};
 use crate::exec::{exec, Command};
 use crate::private_ns::PrivateNamespace;
 use crate::secret_file::write_secret_file;
@@ -111,13 +111,33 @@ enum Never {}
 
 fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
     let config = InitConfig::from_file(&opts.config, std::env::var(KMS_SERVER_ENV).ok())?;
+    for warning in &config.warnings {
+        eprintln!("initra: warning: {warning}");
+    }
     let argv = if opts.command.is_empty() {
         config.initra.command.clone()
     } else {
         opts.command.clone()
     };
-    if argv.is_empty() {
-        return Err(Error::NoCommand.into());
+    let program = argv.first().ok_or(Error::NoCommand)?;
+    // A program inside the image only exists once the image is unlocked: checked again by exec.
+    let in_image = config
+        .initra
+        .image
+        .as_ref()
+        .is_some_and(|i| Path::new(program).starts_with(&i.mount));
+    if !in_image {
+        // Before attesting: a wrong command must not fetch and place secrets for nothing.
+        resolve_program(program)?;
+    }
+    if let Some(tee) = &opts.tee {
+        if !ATTESTER_NAMES.contains(&tee.as_str()) {
+            return Err(Error::InvalidOption {
+                option: "--tee",
+                message: format!("expected one of {}, got {tee:?}", ATTESTER_NAMES.join(", ")),
+            }
+            .into());
+        }
     }
     let attester_name = opts
         .tee
@@ -205,11 +225,53 @@ fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
     })?;
     drop(runtime);
     tracing::info!(server = %config.kms_server, secrets = ?names, "secrets received");
-    let secret = |name: &str| secrets.iter().find(|(n, _)| n == name).map(|(_, v)| v);
 
+    // What this launch wrote to the real paths, removed again if the exec fails (host placement).
+    let mut placed = Placed::default();
+    let result = place_and_exec(&config, namespace.as_mut(), secrets, argv, &mut placed);
+    if namespace.is_none() {
+        placed.remove();
+    }
+    result
+}
+
+/// Files and directories a host-placement launch created.
+#[derive(Default)]
+struct Placed {
+    files: Vec<PathBuf>,
+    dirs: Vec<PathBuf>,
+}
+
+impl Placed {
+    /// Best effort: nothing was launched, so nothing it was given should stay behind.
+    fn remove(&self) {
+        for f in &self.files {
+            if let Err(e) = std::fs::remove_file(f) {
+                tracing::warn!(path = %f.display(), error = %e, "cannot remove secret file");
+            }
+        }
+        for d in &self.dirs {
+            if let Err(e) = std::fs::remove_dir_all(d) {
+                tracing::warn!(path = %d.display(), error = %e, "cannot remove image directory");
+            }
+        }
+    }
+}
+
+fn place_and_exec(
+    config: &InitConfig,
+    mut namespace: Option<&mut PrivateNamespace>,
+    secrets: initra_client::Secrets,
+    argv: Vec<String>,
+    placed: &mut Placed,
+) -> Result<Never, LaunchError> {
+    let secret = |name: &str| secrets.iter().find(|(n, _)| n == name).map(|(_, v)| v);
     if let Some(image) = &config.initra.image {
-        if let Some(ns) = namespace.as_mut() {
+        if let Some(ns) = namespace.as_deref_mut() {
             ns.prepare(&image.mount)?;
+        }
+        if !image.mount.exists() {
+            placed.dirs.push(image.mount.clone());
         }
         // The tree is extracted into this (empty) directory; inside the namespace it lives in memory.
         std::fs::create_dir_all(&image.mount).map_err(|source| Error::Placement {
@@ -246,13 +308,14 @@ fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
     }
 
     for k in &config.kms_keys {
-        if let Some(ns) = namespace.as_mut() {
+        if let Some(ns) = namespace.as_deref_mut() {
             ns.prepare(&k.path)?;
         }
         let value = secret(&k.key).ok_or_else(|| {
             LaunchError::Attest(format!("the server did not deliver `{}`", k.key))
         })?;
         write_secret_file(&k.path, value)?;
+        placed.files.push(k.path.clone());
         tracing::info!(secret = %k.key, path = %k.path.display(), "secret placed");
     }
 
@@ -267,6 +330,35 @@ fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
     let cmd = Command { argv, env };
     tracing::info!(command = ?cmd.argv, "exec");
     Err(exec(&cmd).into())
+}
+
+/// The executable `program` names: a path (with `/`) or a `PATH` lookup, as exec will do.
+fn resolve_program(program: &str) -> Result<PathBuf, Error> {
+    let not_found = |message: String| Error::Exec {
+        program: program.to_owned(),
+        message,
+    };
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return check_executable(&path).map(|()| path).map_err(not_found);
+    }
+    let search = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&search)
+        .map(|dir| dir.join(program))
+        .find(|p| check_executable(p).is_ok())
+        .ok_or_else(|| not_found("not found in PATH".into()))
+}
+
+fn check_executable(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(format!("{} is not executable", path.display()));
+    }
+    Ok(())
 }
 
 fn build_attester(config: &InitConfig, name: &str) -> Result<Box<dyn Attester>, LaunchError> {
@@ -321,4 +413,41 @@ fn server_trust(config: &InitConfig) -> Result<ServerTrust, LaunchError> {
     let policy = Policy::from_bytes(&ra_config, &origin)?;
     let verifier = s.verifier_settings().build(policy)?;
     Ok(ServerTrust::Attested(Arc::new(verifier)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programs_are_resolved_before_attesting() {
+        assert_eq!(resolve_program("sh").unwrap().file_name().unwrap(), "sh");
+        assert_eq!(resolve_program("/bin/sh").unwrap(), PathBuf::from("/bin/sh"));
+        let err = resolve_program("/nonexistent/app").unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/app"), "{err}");
+        let err = resolve_program("initra-no-such-program").unwrap_err().to_string();
+        assert!(err.contains("initra-no-such-program") && err.contains("PATH"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("data");
+        std::fs::write(&plain, b"x").unwrap();
+        let err = resolve_program(plain.to_str().unwrap()).unwrap_err().to_string();
+        assert!(err.contains("not executable"), "{err}");
+        let err = resolve_program(dir.path().to_str().unwrap()).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+    }
+
+    #[test]
+    fn placed_files_and_directories_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        let mount = dir.path().join("mnt");
+        std::fs::write(&file, b"s").unwrap();
+        std::fs::create_dir_all(mount.join("sub")).unwrap();
+        let placed = Placed {
+            files: vec![file.clone()],
+            dirs: vec![mount.clone()],
+        };
+        placed.remove();
+        assert!(!file.exists() && !mount.exists());
+    }
 }

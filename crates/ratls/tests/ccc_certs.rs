@@ -1,4 +1,4 @@
-//! The CCC "Interoperable RA-TLS" certificates (shared/testdata/ratls/ccc, values in its README).
+//! The CCC "Interoperable RA-TLS" certificates (testdata/ratls/ccc, values in its README).
 
 // Test helpers outside #[test] functions unwrap too: a failure is a test failure.
 #![allow(
@@ -13,11 +13,11 @@ use initra_ratls::{read_certificate_pem_or_der, BindingRule, EvidenceFormat};
 
 const GRAMINE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/testdata/ratls/ccc/gramine-cert.pem"
+    "/../../testdata/ratls/ccc/gramine-cert.pem"
 );
 const SGXSDK: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/testdata/ratls/ccc/intel-sgxsdk-cert.pem"
+    "/../../testdata/ratls/ccc/intel-sgxsdk-cert.pem"
 );
 
 fn sgx_fields(quote: &[u8]) -> (String, String, u16, u16, bool) {

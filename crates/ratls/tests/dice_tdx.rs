@@ -26,7 +26,7 @@ impl Attester for FakeTdx {
 fn tdx_evidence_goes_into_dice_tagged_evidence_and_binds() {
     let sample = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/tdx/dcapqvl-tdx-v4/tdx_quote.bin"
+        "/../../testdata/tdx/dcapqvl-tdx-v4/tdx_quote.bin"
     ))
     .unwrap();
     let quote_len = sample.len() - 70; // the sample carries 70 bytes of zero padding

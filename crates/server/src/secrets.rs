@@ -42,6 +42,54 @@ impl Secret {
     }
 }
 
+/// The entries of a JSON object in file order, refusing empty and duplicate names (serde_json's maps
+/// would keep the last duplicate silently).
+struct UniqueEntries(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for UniqueEntries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UniqueEntries;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object name -> base64 string")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueEntries, A::Error> {
+                let mut seen = std::collections::BTreeSet::new();
+                let mut out = Vec::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    if name.is_empty() {
+                        return Err(serde::de::Error::custom("secret \"\": empty secret name"));
+                    }
+                    if !seen.insert(name.clone()) {
+                        return Err(serde::de::Error::custom(format!(
+                            "secret {name:?}: duplicate secret name"
+                        )));
+                    }
+                    let value = map.next_value::<serde_json::Value>()?;
+                    out.push((name, value));
+                }
+                Ok(UniqueEntries(out))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
+/// A base64 error with the offending character shown (`'!' at offset 4`), not its code point.
+pub fn base64_reason(e: &base64::DecodeError) -> String {
+    match e {
+        base64::DecodeError::InvalidByte(offset, byte) => {
+            format!("invalid character {:?} at offset {offset}", char::from(*byte))
+        }
+        base64::DecodeError::InvalidLastSymbol(offset, byte) => format!(
+            "invalid last character {:?} at offset {offset}",
+            char::from(*byte)
+        ),
+        other => other.to_string(),
+    }
+}
+
 /// All secrets, by name.
 #[derive(Default)]
 pub struct SecretStore {
@@ -72,11 +120,16 @@ impl SecretStore {
 
     /// Parses the JSON text of a `secret_config.json`. The error names the offending key.
     pub fn from_occlum_json(text: &[u8]) -> Result<Self, String> {
-        let map: BTreeMap<String, serde_json::Value> = serde_json::from_slice(text)
-            .map_err(|e| format!("expected a JSON object name -> base64 string: {e}"))?;
+        let UniqueEntries(entries) = serde_json::from_slice(text).map_err(|e| {
+            if e.is_data() && e.to_string().starts_with("secret ") {
+                e.to_string()
+            } else {
+                format!("expected a JSON object name -> base64 string: {e}")
+            }
+        })?;
         let mut secrets = BTreeMap::new();
         // Each string is moved (not copied) into zeroizing memory.
-        for (name, value) in map {
+        for (name, value) in entries {
             let b64 = match value {
                 serde_json::Value::String(b64) => Zeroizing::new(b64),
                 other => {
@@ -88,7 +141,7 @@ impl SecretStore {
             };
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(b64.as_bytes())
-                .map_err(|e| format!("secret {name:?}: invalid base64: {e}"))?;
+                .map_err(|e| format!("secret {name:?}: invalid base64: {}", base64_reason(&e)))?;
             secrets.insert(
                 name,
                 Secret {
@@ -157,7 +210,7 @@ mod tests {
 
     const SAMPLE: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/testdata/occlum-config/secret_config.json"
+        "/../../testdata/occlum-config/secret_config.json"
     );
 
     #[test]
@@ -187,6 +240,29 @@ mod tests {
         let err = SecretStore::from_occlum_json(br#"{"n":5}"#).err().unwrap();
         assert!(err.contains("\"n\"") && err.contains("a number"), "{err}");
         assert!(SecretStore::from_occlum_json(b"[1]").is_err());
+        let err = SecretStore::from_occlum_json(br#"{"k":"ab!d"}"#).err().unwrap();
+        assert!(err.contains("'!' at offset 2"), "{err}");
+    }
+
+    #[test]
+    fn empty_and_duplicate_names_are_refused() {
+        let err = SecretStore::from_occlum_json(br#"{"a":"YQ==","a":"Yg=="}"#)
+            .err()
+            .unwrap();
+        assert!(
+            err.contains("\"a\"") && err.contains("duplicate secret name"),
+            "{err}"
+        );
+        let err = SecretStore::from_occlum_json(br#"{"":"YQ=="}"#).err().unwrap();
+        assert!(err.contains("empty secret name"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret_config.json");
+        std::fs::write(&path, br#"{"x":"YQ==","x":"YQ=="}"#).unwrap();
+        let err = SecretStore::from_occlum_file(&path).err().unwrap().to_string();
+        assert!(
+            err.contains("secret_config.json") && err.contains("\"x\""),
+            "{err}"
+        );
     }
 
     #[test]

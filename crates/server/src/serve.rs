@@ -147,6 +147,8 @@ fn spawn_reload_on_sighup<G: Gate>(
                         secrets = count,
                         "reloaded secrets, policy and verify config"
                     );
+                    // Visible at the default log level, like the `listening on` line.
+                    eprintln!("initra: reloaded secrets and policy ({count} secrets)");
                 }
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "reload failed; keeping the previous configuration")

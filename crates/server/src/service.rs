@@ -24,8 +24,10 @@ pub(crate) enum Denial {
     InvalidArgument(String),
     /// The named secret is not configured.
     NotFound(String),
-    /// The peer's attestation was rejected when the connection was accepted.
+    /// The peer's attestation was rejected by policy when the connection was accepted.
     PeerRejected(String),
+    /// The peer's evidence could not be verified at all (no identity): a failure, not a policy decision.
+    PeerInvalid(String),
     /// The peer is attested but policy does not let it read this secret.
     SecretForbidden {
         /// The secret.
@@ -41,6 +43,7 @@ impl Denial {
             Self::InvalidArgument(r) => r.clone(),
             Self::NotFound(name) => format!("secret {name:?} not found"),
             Self::PeerRejected(r) => format!("client attestation rejected: {r}"),
+            Self::PeerInvalid(r) => format!("client attestation invalid: {r}"),
             Self::SecretForbidden { name, reason } => {
                 format!("secret {name:?} not allowed for this client: {reason}")
             }
@@ -53,6 +56,7 @@ impl Denial {
             Self::InvalidArgument(_) => Status::invalid_argument(msg),
             Self::NotFound(_) => Status::not_found(msg),
             Self::PeerRejected(_) | Self::SecretForbidden { .. } => Status::permission_denied(msg),
+            Self::PeerInvalid(_) => Status::unauthenticated(msg),
         }
     }
 }
@@ -63,9 +67,13 @@ pub(crate) fn release<'s, G: Gate>(
     verdict: &PeerVerdict<G::Claims>,
     names: &[String],
 ) -> Result<Vec<&'s Secret>, Denial> {
-    let claims = verdict
-        .accepted_claims()
-        .map_err(|r| Denial::PeerRejected(r.to_owned()))?;
+    let claims = verdict.accepted_claims().map_err(|r| {
+        if verdict.identity.is_some() {
+            Denial::PeerRejected(r.to_owned())
+        } else {
+            Denial::PeerInvalid(r.to_owned())
+        }
+    })?;
     if names.is_empty() {
         return Err(Denial::InvalidArgument(
             "names: expected at least one secret name, got none".into(),
@@ -324,11 +332,13 @@ pub(crate) mod tests {
             "client attestation rejected: isv_svn: 0 < required 88"
         );
         let v = PeerVerdict::<u16>::invalid("quote signature invalid");
-        assert!(release(&st, &v, &names(&["cert"]))
-            .err()
-            .unwrap()
-            .reason()
-            .contains("quote signature invalid"));
+        let status = release(&st, &v, &names(&["cert"])).err().unwrap().status();
+        // Evidence that cannot be verified is a failure, not a policy decision: UNAUTHENTICATED.
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
+        assert_eq!(
+            status.message(),
+            "client attestation invalid: quote signature invalid"
+        );
     }
 
     #[test]

@@ -14,11 +14,11 @@ use initra_verify::{Policy, StaticCollateral, TcbStatus, TrustRoots, Verifier};
 
 const QUOTE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/testdata/sgx/dcapqvl-sgx-v3/sgx_quote.bin"
+    "/../../testdata/sgx/dcapqvl-sgx-v3/sgx_quote.bin"
 );
 const COLLATERAL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/testdata/sgx/dcapqvl-sgx-v3/sgx_quote_collateral.json"
+    "/../../testdata/sgx/dcapqvl-sgx-v3/sgx_quote_collateral.json"
 );
 /// 2025-07-01T00:00:00Z, inside the sample's collateral window.
 const PINNED: u64 = 1_751_328_000;

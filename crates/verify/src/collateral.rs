@@ -38,9 +38,13 @@ impl Collateral {
     /// Reads the JSON file at `path`.
     pub fn from_json_file(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.to_owned(),
             source,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| Error::Collateral {
+            origin: format!("file {}", path.display()),
+            reason: "not JSON text (invalid UTF-8)".into(),
         })?;
         Self::from_json_str(&text, &path.display().to_string())
     }

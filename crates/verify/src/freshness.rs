@@ -330,7 +330,7 @@ mod tests {
     fn june() -> QuoteCollateralV3 {
         serde_json::from_str(include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/testdata/tdx/automata-evm-v4-extra/collateral_v4_0625.dcap-qvl.json"
+            "/../../testdata/tdx/automata-evm-v4-extra/collateral_v4_0625.dcap-qvl.json"
         )))
         .unwrap()
     }

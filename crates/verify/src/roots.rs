@@ -34,9 +34,13 @@ pub struct TrustRoot {
 impl TrustRoot {
     /// Parses a root certificate (DER).
     pub fn new(der: Vec<u8>, kind: RootKind) -> Result<Self, Error> {
-        let (_, cert) = X509Certificate::from_der(&der).map_err(|e| Error::TrustRoot {
-            reason: format!("not a DER X.509 certificate: {e}"),
-        })?;
+        Self::parse(der, kind).map_err(|reason| Error::TrustRoot { reason })
+    }
+
+    /// The parser's ASN.1 detail (`UnexpectedTag { .. }`) tells a user nothing: say what was expected.
+    fn parse(der: Vec<u8>, kind: RootKind) -> Result<Self, String> {
+        let (_, cert) = X509Certificate::from_der(&der)
+            .map_err(|_| "not a DER or PEM X.509 certificate".to_owned())?;
         let subject = cert.subject().to_string();
         Ok(Self { kind, der, subject })
     }
@@ -96,10 +100,14 @@ impl TrustRoots {
             path: path.to_owned(),
             source,
         })?;
-        let der = cert_der_from_der_or_pem(&bytes).map_err(|reason| Error::TrustRoot {
-            reason: format!("{}: {reason}", path.display()),
-        })?;
-        self.with_root(der, kind)
+        let root = cert_der_from_der_or_pem(&bytes)
+            .and_then(|der| TrustRoot::parse(der, kind))
+            .map_err(|reason| Error::TrustRoot {
+                reason: format!("{}: {reason}", path.display()),
+            })?;
+        let mut this = self;
+        this.roots.push(root);
+        Ok(this)
     }
 
     /// Adds the root certificate in `path` (DER or PEM), as [`RootKind::Simulated`] when its
@@ -110,12 +118,11 @@ impl TrustRoots {
             path: path.to_owned(),
             source,
         })?;
-        let der = cert_der_from_der_or_pem(&bytes).map_err(|reason| Error::TrustRoot {
-            reason: format!("{}: {reason}", path.display()),
-        })?;
-        let root = TrustRoot::new(der, RootKind::Custom).map_err(|e| Error::TrustRoot {
-            reason: format!("{}: {e}", path.display()),
-        })?;
+        let root = cert_der_from_der_or_pem(&bytes)
+            .and_then(|der| TrustRoot::parse(der, RootKind::Custom))
+            .map_err(|reason| Error::TrustRoot {
+                reason: format!("{}: {reason}", path.display()),
+            })?;
         let kind = if root.subject.contains("SIMULATED") {
             RootKind::Simulated
         } else {
@@ -228,6 +235,25 @@ pub(crate) fn cert_der_from_der_or_pem(bytes: &[u8]) -> Result<Vec<u8>, String> 
 #[allow(clippy::indexing_slicing)] // tests index fixed test vectors
 mod tests {
     use super::*;
+
+    #[test]
+    fn unreadable_root_file_has_one_prefix_and_a_readable_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("img.png");
+        std::fs::write(&path, [0x89u8, b'P', b'N', b'G', 0, 0xff, 0xfe, 1, 2, 3]).unwrap();
+        for err in [
+            TrustRoots::intel()
+                .with_root_file(&path, RootKind::Custom)
+                .unwrap_err(),
+            TrustRoots::intel().with_root_file_auto(&path).unwrap_err(),
+        ] {
+            let msg = err.to_string();
+            assert_eq!(
+                msg,
+                format!("trust root: {}: not a DER or PEM X.509 certificate", path.display())
+            );
+        }
+    }
 
     #[test]
     fn intel_root_parses() {

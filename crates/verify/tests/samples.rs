@@ -1,4 +1,4 @@
-//! Every sample of shared/testdata with a stated expected result gives it at a pinned time, and an
+//! Every sample of testdata with a stated expected result gives it at a pinned time, and an
 //! expiry error just outside its collateral window.
 
 // Test helpers may panic: a failed unwrap is a failed test.
@@ -21,7 +21,7 @@ use initra_verify::{
 
 macro_rules! sample {
     ($p:expr) => {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/", $p)
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/", $p)
     };
 }
 

@@ -175,8 +175,9 @@ pub(crate) fn check_evidence(
             let q = Quote::parse(bytes).map_err(|e| bad(describe(e)))?;
             if q.tee() != tee {
                 return Err(bad(format!(
-                    "expected a {tee} quote, got a {} quote",
-                    q.tee()
+                    "expected {} quote, got {} quote",
+                    a_tee(&tee.to_string()),
+                    a_tee(&q.tee().to_string())
                 )));
             }
             (q.raw().to_vec(), q.report_data().0)
@@ -212,6 +213,17 @@ pub(crate) fn read_bounded(path: &Path) -> Result<Vec<u8>, Error> {
         });
     }
     Ok(out)
+}
+
+/// `an SGX` / `a TDX`: the TEE's name in capitals with its article (letter names: "an S-G-X").
+fn a_tee(tee: &str) -> String {
+    let name = tee.to_ascii_uppercase();
+    let article = if name.starts_with(['A', 'E', 'F', 'H', 'I', 'L', 'M', 'N', 'O', 'R', 'S', 'X']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {name}")
 }
 
 #[cfg(test)]

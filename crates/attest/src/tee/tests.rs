@@ -8,7 +8,7 @@ use crate::Backend;
 
 macro_rules! sample {
     ($p:expr) => {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/", $p)
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/", $p)
     };
 }
 
@@ -399,7 +399,7 @@ fn tsm_short_read_and_wrong_evidence() {
         Some(TsmProvider::Tdx),
     );
     let e = a.unwrap().quote(&RD).unwrap_err().to_string();
-    assert!(e.contains("expected a tdx quote, got a sgx quote"), "{e}");
+    assert!(e.contains("expected a TDX quote, got an SGX quote"), "{e}");
     let (_d, _k, a) = tsm(
         FakeKernel::new("sev_guest", |rd| snp_report(rd)[..0x2A0].to_vec()),
         Some(TsmProvider::Snp),

@@ -38,7 +38,7 @@ pub(crate) struct FetchArgs {
     #[arg(long)]
     append: bool,
     /// PCCS / Intel PCS base URL; default: $PCCS_URL, else pccs_url of the QCNL file.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = super::common::url_text)]
     pccs_url: Option<String>,
     /// Intel's QCNL configuration file (its pccs_url and use_secure_cert are honoured).
     #[arg(long, value_name = "PATH", default_value = DEFAULT_QCNL_CONF)]

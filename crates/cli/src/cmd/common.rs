@@ -22,7 +22,7 @@ pub(crate) struct VerifierArgs {
     #[arg(long, value_name = "FILE")]
     collateral_bundle: Vec<PathBuf>,
     /// PCCS / Intel PCS base URL; default: $PCCS_URL, else pccs_url of /etc/sgx_default_qcnl.conf.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = url_text)]
     pccs_url: Option<String>,
     /// CA certificates (PEM) for the PCCS's TLS certificate (e.g. a self-signed PCCS).
     #[arg(long, value_name = "PEM")]
@@ -36,7 +36,8 @@ pub(crate) struct VerifierArgs {
     /// Accept collateral this long past its nextUpdate (logged at warn on each use).
     #[arg(long, value_name = "DURATION", value_parser = duration_text)]
     collateral_grace: Option<String>,
-    /// Also accept this TCB status (besides the policy's); repeatable or comma-separated.
+    /// Also accept this TCB status, in addition to the policy's (UpToDate by default); repeatable or
+    /// comma-separated.
     #[arg(long, value_name = "STATUS", value_delimiter = ',', value_parser = tcb_status_text)]
     accept_status: Vec<String>,
 }
@@ -67,6 +68,11 @@ fn duration_text(s: &str) -> Result<String, String> {
     humantime::parse_duration(s.trim())
         .map(|_| s.to_owned())
         .map_err(|e| format!("expected a duration like 7d or 12h: {e}"))
+}
+
+/// Checks a PCCS URL at parse time (http/https scheme and a host): a typo is not retried until a deadline.
+pub(crate) fn url_text(s: &str) -> Result<String, String> {
+    initra_collateral::http::check_url(s.trim()).map(|()| s.to_owned())
 }
 
 /// Checks a TCB status name at parse time (Intel's exact spelling); the error lists the valid ones.

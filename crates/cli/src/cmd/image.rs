@@ -50,14 +50,10 @@ enum Bits {
 
 /// `initra image seal`
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("protection").args(["key", "integrity_only"]).required(true)))]
 pub(crate) struct SealArgs {
-    /// Image key file (Occlum format: 16 or 32 bytes as dashed hex).
-    #[arg(
-        long,
-        value_name = "KEY",
-        required_unless_present = "integrity_only",
-        conflicts_with = "integrity_only"
-    )]
+    /// Image key file (Occlum format: 16 or 32 bytes as dashed hex); or --integrity-only.
+    #[arg(long, value_name = "KEY")]
     key: Option<PathBuf>,
     /// No encryption: authenticate with a root hash, printed as `root_hash: HEX`.
     #[arg(long)]
@@ -76,14 +72,10 @@ pub(crate) struct SealArgs {
 
 /// `initra image open`
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("unlock").args(["key", "root_hash"]).required(true)))]
 pub(crate) struct OpenArgs {
-    /// Image key file, for encrypted images.
-    #[arg(
-        long,
-        value_name = "KEY",
-        required_unless_present = "root_hash",
-        conflicts_with = "root_hash"
-    )]
+    /// Image key file, for encrypted images; or --root-hash.
+    #[arg(long, value_name = "KEY")]
     key: Option<PathBuf>,
     /// Pinned root hash (64 hex digits), required for integrity-only images.
     #[arg(long, value_name = "HEX")]

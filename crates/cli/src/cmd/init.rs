@@ -17,7 +17,7 @@ pub(crate) struct InitArgs {
     placement: Option<Placement>,
     /// Evidence backend (overrides `initra.attester`): auto detects Occlum, Gramine or configfs-tsm
     /// (TDX, SEV-SNP) and never the simulator; sim needs `initra.sim_dir`.
-    #[arg(long, value_name = "auto|sim|occlum|gramine|tdx|snp")]
+    #[arg(long, value_parser = initra_init::config::ATTESTER_NAMES)]
     tee: Option<String>,
     /// The application and its arguments (overrides `initra.command`).
     #[arg(last = true, value_name = "COMMAND")]

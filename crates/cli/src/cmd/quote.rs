@@ -72,7 +72,8 @@ pub(crate) struct VerifyArgs {
     /// policy file (docs/policy.md). Without it, no identity is required (TCB + debug only).
     #[arg(long)]
     policy: Option<PathBuf>,
-    /// Accepted TCB statuses (replaces the policy's), e.g. UpToDate,SWHardeningNeeded.
+    /// Also accept these TCB statuses, in addition to the policy's (UpToDate by default), e.g.
+    /// SWHardeningNeeded,ConfigurationNeeded; repeatable or comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "S,...")]
     accept_status: Vec<String>,
     /// Accept debug enclaves / TDs.
@@ -255,16 +256,16 @@ fn verify_inner(args: &VerifyArgs) -> Result<(Value, bool), Invalid> {
     };
     if args.vcek.is_some() || args.chain.is_some() || args.product.is_some() {
         return Err(invalid(anyhow::anyhow!(
-            "{}: --vcek, --chain and --product are for SEV-SNP reports; this is a {} quote (use --collateral)",
+            "{}: --vcek, --chain and --product are for SEV-SNP reports; this is {} quote (use --collateral)",
             args.file.display(),
-            quote.tee()
+            a_tee(&quote.tee().to_string())
         )));
     }
     if args.collateral.is_empty() {
         return Err(invalid(anyhow::anyhow!(
-            "{}: --collateral is required to verify a {} quote",
+            "{}: --collateral is required to verify {} quote",
             args.file.display(),
-            quote.tee()
+            a_tee(&quote.tee().to_string())
         )));
     }
     let roots = if args.root.is_empty() {
@@ -321,6 +322,18 @@ fn verify_snp(
     Ok((verdict.to_json(), verdict.is_accepted()))
 }
 
+/// `an SGX` / `a TDX`: the TEE's name in capitals with its article.
+fn a_tee(tee: &str) -> String {
+    let name = tee.to_ascii_uppercase();
+    // Letter names read with a leading vowel sound: "an S-G-X".
+    let article = if name.starts_with(['A', 'E', 'F', 'H', 'I', 'L', 'M', 'N', 'O', 'R', 'S', 'X']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {name}")
+}
+
 fn build_policy(args: &VerifyArgs) -> anyhow::Result<Policy> {
     let mut policy = match &args.policy {
         Some(path) => Policy::from_any_file(path)?,
@@ -336,7 +349,14 @@ fn build_policy(args: &VerifyArgs) -> anyhow::Result<Policy> {
         if statuses.contains(&TcbStatus::Revoked) {
             anyhow::bail!("--accept-status: Revoked is never accepted");
         }
-        policy = policy.with_accepted_statuses(statuses);
+        // Additive, as `initra server` / `get-secret`: the policy's statuses stay accepted.
+        let mut accepted = policy.accepted_statuses().to_vec();
+        for status in statuses {
+            if !accepted.contains(&status) {
+                accepted.push(status);
+            }
+        }
+        policy = policy.with_accepted_statuses(accepted);
     }
     if args.allow_debug {
         policy = policy.with_allow_debug(true);

@@ -18,8 +18,10 @@ use super::common::VerifierArgs;
 /// Arguments of `initra get-secret`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Exit status: 0 secret written, 1 rejected (the server refused us, or we refused the \
-                        server's attestation), 2 any other error."
+    group(clap::ArgGroup::new("server_trust").args(["ra_config", "policy", "ca"]).required(true).multiple(true)),
+    after_help = "Exit status: 0 secret written, 1 rejected by policy (the server's policy refused us, or \
+                        ours refused the server's attestation), 2 any other error (including evidence that \
+                        cannot be verified: untrusted root, missing or too old collateral)."
 )]
 pub(crate) struct GetSecretArgs {
     /// The secret's name (a key of the server's secret_config.json).
@@ -28,7 +30,7 @@ pub(crate) struct GetSecretArgs {
     #[arg(long, env = "OCCLUM_INIT_RA_KMS_SERVER")]
     server: String,
     /// Verify config for the server (Occlum `ra_config` format, or an `init_ra_conf.json` holding one).
-    #[arg(long, value_name = "FILE", required_unless_present = "ca")]
+    #[arg(long, value_name = "FILE")]
     ra_config: Option<PathBuf>,
     /// initra policy file (TCB statuses, advisories, debug) applied to the server's evidence.
     #[arg(long, value_name = "FILE")]
@@ -77,7 +79,21 @@ pub(crate) fn run(mut args: GetSecretArgs) -> anyhow::Result<ExitCode> {
             }
             true
         }
-        Some(p) => p == Path::new("-"),
+        Some(p) if p == Path::new("-") => true,
+        Some(p) => {
+            // Refuse before any network work; unlike `init`, this command does not create directories.
+            let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
+            if let Some(dir) = parent {
+                if !dir.is_dir() {
+                    anyhow::bail!(
+                        "--output {}: directory {} does not exist",
+                        p.display(),
+                        dir.display()
+                    );
+                }
+            }
+            false
+        }
     };
     let identity = client_identity(&args)?;
     let verify = std::mem::take(&mut args.verify);

@@ -12,14 +12,17 @@ use super::common::VerifierArgs;
 /// Arguments of `initra server`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Signals: SIGHUP reloads secrets, policy and verify config (a failed reload keeps the \
+    group(clap::ArgGroup::new("client_policy").args(["ra_config", "policy"]).required(true).multiple(true)),
+    after_help = "One of --ra-config / --policy is required (both may be given).\n\
+                  Signals: SIGHUP reloads secrets, policy and verify config (a failed reload keeps the \
                         old ones); SIGTERM / SIGINT stop accepting, finish in-flight calls and exit 0."
 )]
 pub(crate) struct ServerArgs {
     /// Listen address, HOST:PORT (port 0 picks a free port; the real one is printed).
     #[arg(long, default_value = "0.0.0.0:50051")]
     addr: String,
-    /// Occlum verify config (`dynamic_config.json`): which client enclaves are accepted.
+    /// Occlum verify config (`dynamic_config.json`): which client enclaves are accepted. One of
+    /// --ra-config / --policy is required.
     #[arg(long, value_name = "FILE")]
     ra_config: Option<PathBuf>,
     /// Occlum secrets file (`secret_config.json`): name -> base64.

@@ -20,7 +20,7 @@ pub(crate) enum SimCmd {
     /// Write a simulated DCAP v3 quote over the given report data.
     Quote(QuoteArgs),
     /// Re-sign the collateral of DIR for a new validity window (keys and certificates unchanged).
-    Renew(InitArgs),
+    Renew(RenewArgs),
 }
 
 /// `initra sim init DIR`
@@ -29,6 +29,16 @@ pub(crate) struct InitArgs {
     /// The platform directory (created if missing).
     dir: PathBuf,
     /// Days until the collateral (TCB info, QE identity, CRLs) expires.
+    #[arg(long, default_value_t = 30, value_name = "N")]
+    validity_days: u32,
+}
+
+/// `initra sim renew DIR`
+#[derive(clap::Args)]
+pub(crate) struct RenewArgs {
+    /// An existing platform directory (made by `initra sim init`).
+    dir: PathBuf,
+    /// Days until the renewed collateral (TCB info, QE identity, CRLs) expires.
     #[arg(long, default_value_t = 30, value_name = "N")]
     validity_days: u32,
 }
@@ -95,7 +105,7 @@ fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn renew(args: &InitArgs) -> anyhow::Result<ExitCode> {
+fn renew(args: &RenewArgs) -> anyhow::Result<ExitCode> {
     let mut platform = SimPlatform::load(&args.dir)?;
     platform.renew_collateral(&SimOptions {
         validity_days: args.validity_days,

@@ -21,12 +21,12 @@ use initra_collateral::{Bundle, CollateralEntry, CollateralKey};
 
 pub(crate) const INITRA: &str = env!("CARGO_BIN_EXE_initra");
 
-/// The path of a file under shared/testdata, as a `&'static str` (usable in `const`s).
+/// The path of a file under testdata, as a `&'static str` (usable in `const`s).
 // Like the dead-code allowance above: not every test binary uses it.
 #[allow(unused_macros)]
 macro_rules! sample {
     ($p:expr) => {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/", $p)
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/", $p)
     };
 }
 #[allow(unused_imports)]
@@ -60,7 +60,7 @@ pub(crate) fn text(b: &[u8]) -> String {
 
 pub(crate) const SAMPLE_SECRETS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/testdata/occlum-config/secret_config.json"
+    "/../../testdata/occlum-config/secret_config.json"
 );
 
 /// The identity fields a test sets (written as `initra sim` identity JSON).

@@ -12,11 +12,11 @@ pub use initra_collateral::test_support::*;
 
 pub const SOLANA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/testdata/tdx/automata-solana-v4"
+    "/../../testdata/tdx/automata-solana-v4"
 );
 pub const EVM_EXTRA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/testdata/tdx/automata-evm-v4-extra"
+    "/../../testdata/tdx/automata-evm-v4-extra"
 );
 pub const FMSPC: &str = "00806F050000";
 

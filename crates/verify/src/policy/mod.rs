@@ -291,9 +291,13 @@ impl Policy {
 }
 
 fn read(path: &Path) -> Result<(String, String), Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_owned(),
         source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| Error::Policy {
+        origin: format!("file {}", path.display()),
+        reason: "not JSON text (invalid UTF-8)".into(),
     })?;
     Ok((text, path.display().to_string()))
 }

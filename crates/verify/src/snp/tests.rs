@@ -10,7 +10,7 @@ macro_rules! sample {
     ($p:expr) => {
         concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/testdata/snp/",
+            "/../../testdata/snp/",
             $p
         )
     };
