@@ -26,6 +26,8 @@ fn every_sample_secret_arrives_with_exact_bytes() {
     let server = Server::start(&f.server_args());
     let secrets = sample_secrets();
     assert!(secrets.len() >= 2);
+    // get-secret does not create directories (a missing one is refused).
+    std::fs::create_dir_all(f.path("out")).unwrap();
     for (name, expected) in &secrets {
         assert_eq!(
             expected.last(),

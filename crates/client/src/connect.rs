@@ -345,7 +345,10 @@ mod tests {
         match classify_io(&bad, "TLS handshake") {
             Failure::Fatal(e @ Error::ServerInvalid { .. }) => {
                 assert!(!e.is_rejection());
-                assert!(e.to_string().contains("mr_enclave: expected aa, got bb"), "{e}");
+                assert!(
+                    e.to_string().contains("mr_enclave: expected aa, got bb"),
+                    "{e}"
+                );
             }
             f => panic!("{f:?}"),
         }

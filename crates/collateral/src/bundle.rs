@@ -264,6 +264,9 @@ mod wrong_file_tests {
         let png = dir.path().join("img.png");
         std::fs::write(&png, [0x89u8, b'P', b'N', b'G', 0xff, 0xfe]).unwrap();
         let err = Bundle::read(&png).unwrap_err().to_string();
-        assert!(err.ends_with("img.png: not JSON text (invalid UTF-8)"), "{err}");
+        assert!(
+            err.ends_with("img.png: not JSON text (invalid UTF-8)"),
+            "{err}"
+        );
     }
 }

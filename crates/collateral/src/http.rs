@@ -38,11 +38,7 @@ pub fn check_url(url: &str) -> Result<(), String> {
         .map_err(|e| format!("{url:?} is not a URL ({e}); expected http(s)://HOST[:PORT]/..."))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
-        Some(other) => {
-            return Err(format!(
-                "{url:?}: scheme {other:?}, expected http or https"
-            ))
-        }
+        Some(other) => return Err(format!("{url:?}: scheme {other:?}, expected http or https")),
         None => {
             return Err(format!(
                 "{url:?} is not an absolute URL; expected http(s)://HOST[:PORT]/..."
@@ -443,7 +439,10 @@ mod tests {
         assert!(check_url("https://pccs.example:8081/sgx/certification/v4/").is_ok());
         assert!(check_url("http://127.0.0.1:1").is_ok());
         let e = check_url("notaurl").unwrap_err();
-        assert!(e.contains("\"notaurl\"") && e.contains("not an absolute URL"), "{e}");
+        assert!(
+            e.contains("\"notaurl\"") && e.contains("not an absolute URL"),
+            "{e}"
+        );
         let e = check_url("ftp://h/x").unwrap_err();
         assert!(e.contains("\"ftp\"") && e.contains("http or https"), "{e}");
         assert!(check_url("https:///x").is_err());

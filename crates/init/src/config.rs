@@ -587,17 +587,25 @@ mod tests {
         let text = r#"{"kms_server":"h:1","ra_config":{}}"#;
         let c = InitConfig::from_str(Path::new("c.json"), text, None).unwrap();
         assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
-        assert!(c.warnings[0].contains("nothing to deliver"), "{:?}", c.warnings);
+        assert!(
+            c.warnings[0].contains("nothing to deliver"),
+            "{:?}",
+            c.warnings
+        );
         let c = InitConfig::from_str(Path::new("c"), OCCLUM_TEMPLATE, None).unwrap();
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     }
 
     #[test]
     fn bad_server_from_environment_names_the_variable() {
-        let err = InitConfig::from_str(Path::new("c.json"), OCCLUM_TEMPLATE, Some("garbage".into()))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains(KMS_SERVER_ENV) && err.contains("garbage"), "{err}");
+        let err =
+            InitConfig::from_str(Path::new("c.json"), OCCLUM_TEMPLATE, Some("garbage".into()))
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains(KMS_SERVER_ENV) && err.contains("garbage"),
+            "{err}"
+        );
         assert!(!err.contains("kms_server`"), "{err}");
     }
 
@@ -607,7 +615,10 @@ mod tests {
         let err = InitConfig::from_str(Path::new("c"), text, None)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("initra.attester") && err.contains("\"sgx\""), "{err}");
+        assert!(
+            err.contains("initra.attester") && err.contains("\"sgx\""),
+            "{err}"
+        );
         for v in ATTESTER_NAMES {
             assert!(err.contains(v), "{v} not listed: {err}");
         }

@@ -422,17 +422,29 @@ mod tests {
     #[test]
     fn programs_are_resolved_before_attesting() {
         assert_eq!(resolve_program("sh").unwrap().file_name().unwrap(), "sh");
-        assert_eq!(resolve_program("/bin/sh").unwrap(), PathBuf::from("/bin/sh"));
+        assert_eq!(
+            resolve_program("/bin/sh").unwrap(),
+            PathBuf::from("/bin/sh")
+        );
         let err = resolve_program("/nonexistent/app").unwrap_err().to_string();
         assert!(err.contains("/nonexistent/app"), "{err}");
-        let err = resolve_program("initra-no-such-program").unwrap_err().to_string();
-        assert!(err.contains("initra-no-such-program") && err.contains("PATH"), "{err}");
+        let err = resolve_program("initra-no-such-program")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("initra-no-such-program") && err.contains("PATH"),
+            "{err}"
+        );
         let dir = tempfile::tempdir().unwrap();
         let plain = dir.path().join("data");
         std::fs::write(&plain, b"x").unwrap();
-        let err = resolve_program(plain.to_str().unwrap()).unwrap_err().to_string();
+        let err = resolve_program(plain.to_str().unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not executable"), "{err}");
-        let err = resolve_program(dir.path().to_str().unwrap()).unwrap_err().to_string();
+        let err = resolve_program(dir.path().to_str().unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a regular file"), "{err}");
     }
 

@@ -54,7 +54,10 @@ impl<'de> serde::Deserialize<'de> for UniqueEntries {
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a JSON object name -> base64 string")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueEntries, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UniqueEntries, A::Error> {
                 let mut seen = std::collections::BTreeSet::new();
                 let mut out = Vec::new();
                 while let Some(name) = map.next_key::<String>()? {
@@ -80,7 +83,10 @@ impl<'de> serde::Deserialize<'de> for UniqueEntries {
 pub fn base64_reason(e: &base64::DecodeError) -> String {
     match e {
         base64::DecodeError::InvalidByte(offset, byte) => {
-            format!("invalid character {:?} at offset {offset}", char::from(*byte))
+            format!(
+                "invalid character {:?} at offset {offset}",
+                char::from(*byte)
+            )
         }
         base64::DecodeError::InvalidLastSymbol(offset, byte) => format!(
             "invalid last character {:?} at offset {offset}",
@@ -240,7 +246,9 @@ mod tests {
         let err = SecretStore::from_occlum_json(br#"{"n":5}"#).err().unwrap();
         assert!(err.contains("\"n\"") && err.contains("a number"), "{err}");
         assert!(SecretStore::from_occlum_json(b"[1]").is_err());
-        let err = SecretStore::from_occlum_json(br#"{"k":"ab!d"}"#).err().unwrap();
+        let err = SecretStore::from_occlum_json(br#"{"k":"ab!d"}"#)
+            .err()
+            .unwrap();
         assert!(err.contains("'!' at offset 2"), "{err}");
     }
 
@@ -253,12 +261,17 @@ mod tests {
             err.contains("\"a\"") && err.contains("duplicate secret name"),
             "{err}"
         );
-        let err = SecretStore::from_occlum_json(br#"{"":"YQ=="}"#).err().unwrap();
+        let err = SecretStore::from_occlum_json(br#"{"":"YQ=="}"#)
+            .err()
+            .unwrap();
         assert!(err.contains("empty secret name"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("secret_config.json");
         std::fs::write(&path, br#"{"x":"YQ==","x":"YQ=="}"#).unwrap();
-        let err = SecretStore::from_occlum_file(&path).err().unwrap().to_string();
+        let err = SecretStore::from_occlum_file(&path)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(
             err.contains("secret_config.json") && err.contains("\"x\""),
             "{err}"

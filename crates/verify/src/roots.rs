@@ -250,7 +250,10 @@ mod tests {
             let msg = err.to_string();
             assert_eq!(
                 msg,
-                format!("trust root: {}: not a DER or PEM X.509 certificate", path.display())
+                format!(
+                    "trust root: {}: not a DER or PEM X.509 certificate",
+                    path.display()
+                )
             );
         }
     }

@@ -218,7 +218,8 @@ pub(crate) fn read_bounded(path: &Path) -> Result<Vec<u8>, Error> {
 /// `an SGX` / `a TDX`: the TEE's name in capitals with its article (letter names: "an S-G-X").
 fn a_tee(tee: &str) -> String {
     let name = tee.to_ascii_uppercase();
-    let article = if name.starts_with(['A', 'E', 'F', 'H', 'I', 'L', 'M', 'N', 'O', 'R', 'S', 'X']) {
+    let article = if name.starts_with(['A', 'E', 'F', 'H', 'I', 'L', 'M', 'N', 'O', 'R', 'S', 'X'])
+    {
         "an"
     } else {
         "a"

@@ -326,7 +326,8 @@ fn verify_snp(
 fn a_tee(tee: &str) -> String {
     let name = tee.to_ascii_uppercase();
     // Letter names read with a leading vowel sound: "an S-G-X".
-    let article = if name.starts_with(['A', 'E', 'F', 'H', 'I', 'L', 'M', 'N', 'O', 'R', 'S', 'X']) {
+    let article = if name.starts_with(['A', 'E', 'F', 'H', 'I', 'L', 'M', 'N', 'O', 'R', 'S', 'X'])
+    {
         "an"
     } else {
         "a"

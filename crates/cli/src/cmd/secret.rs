@@ -18,6 +18,8 @@ use super::common::VerifierArgs;
 /// Arguments of `initra get-secret`.
 #[derive(clap::Args)]
 #[command(
+    // clap's generated usage lists every argument given as if it were required (e.g. `--output`).
+    override_usage = "initra get-secret [OPTIONS] --server <HOST:PORT> <--ra-config <FILE>|--policy <FILE>|--ca <FILE>> [-o <FILE>] <NAME>",
     group(clap::ArgGroup::new("server_trust").args(["ra_config", "policy", "ca"]).required(true).multiple(true)),
     after_help = "Exit status: 0 secret written, 1 rejected by policy (the server's policy refused us, or \
                         ours refused the server's attestation), 2 any other error (including evidence that \

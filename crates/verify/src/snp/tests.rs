@@ -8,11 +8,7 @@ use crate::{Error, Policy};
 
 macro_rules! sample {
     ($p:expr) => {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../testdata/snp/",
-            $p
-        )
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/snp/", $p)
     };
 }
 
