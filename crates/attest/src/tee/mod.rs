@@ -176,8 +176,8 @@ pub(crate) fn check_evidence(
             if q.tee() != tee {
                 return Err(bad(format!(
                     "expected {} quote, got {} quote",
-                    a_tee(&tee.to_string()),
-                    a_tee(&q.tee().to_string())
+                    tee.with_article(),
+                    q.tee().with_article()
                 )));
             }
             (q.raw().to_vec(), q.report_data().0)
@@ -213,18 +213,6 @@ pub(crate) fn read_bounded(path: &Path) -> Result<Vec<u8>, Error> {
         });
     }
     Ok(out)
-}
-
-/// `an SGX` / `a TDX`: the TEE's name in capitals with its article (letter names: "an S-G-X").
-fn a_tee(tee: &str) -> String {
-    let name = tee.to_ascii_uppercase();
-    let article = if name.starts_with(['A', 'E', 'F', 'H', 'I', 'L', 'M', 'N', 'O', 'R', 'S', 'X'])
-    {
-        "an"
-    } else {
-        "a"
-    };
-    format!("{article} {name}")
 }
 
 #[cfg(test)]

@@ -258,14 +258,14 @@ fn verify_inner(args: &VerifyArgs) -> Result<(Value, bool), Invalid> {
         return Err(invalid(anyhow::anyhow!(
             "{}: --vcek, --chain and --product are for SEV-SNP reports; this is {} quote (use --collateral)",
             args.file.display(),
-            a_tee(&quote.tee().to_string())
+            quote.tee().with_article()
         )));
     }
     if args.collateral.is_empty() {
         return Err(invalid(anyhow::anyhow!(
             "{}: --collateral is required to verify {} quote",
             args.file.display(),
-            a_tee(&quote.tee().to_string())
+            quote.tee().with_article()
         )));
     }
     let roots = if args.root.is_empty() {
@@ -320,19 +320,6 @@ fn verify_snp(
         .with_context(|| format!("{file}"))
         .map_err(invalid)?;
     Ok((verdict.to_json(), verdict.is_accepted()))
-}
-
-/// `an SGX` / `a TDX`: the TEE's name in capitals with its article.
-fn a_tee(tee: &str) -> String {
-    let name = tee.to_ascii_uppercase();
-    // Letter names read with a leading vowel sound: "an S-G-X".
-    let article = if name.starts_with(['A', 'E', 'F', 'H', 'I', 'L', 'M', 'N', 'O', 'R', 'S', 'X'])
-    {
-        "an"
-    } else {
-        "a"
-    };
-    format!("{article} {name}")
 }
 
 fn build_policy(args: &VerifyArgs) -> anyhow::Result<Policy> {

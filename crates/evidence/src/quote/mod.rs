@@ -47,6 +47,17 @@ impl Tee {
     }
 }
 
+impl Tee {
+    /// The name in capitals with its article, for messages: `an SGX` (letter names read "an S-G-X"),
+    /// `a TDX`.
+    pub fn with_article(&self) -> &'static str {
+        match self {
+            Tee::Sgx => "an SGX",
+            Tee::Tdx => "a TDX",
+        }
+    }
+}
+
 impl core::fmt::Display for Tee {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.as_str())
