@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use initra_verify::{Claims, Verdict, Verifier};
+use initra_verify::{Claims, RootKind, TcbStatus, Verdict, Verifier};
 use rustls_pki_types::CertificateDer;
 
 use crate::peer::{Gate, PeerIdentity, PeerVerdict};
@@ -45,6 +45,29 @@ impl Gate for VerifierGate {
         }
     }
 
+    fn reassess(&self, identity: &PeerIdentity, claims: &Claims) -> Result<(), String> {
+        if identity.simulated
+            && !self
+                .verifier
+                .roots()
+                .roots()
+                .iter()
+                .any(|r| r.kind() == RootKind::Simulated)
+        {
+            return Err("simulated evidence: the simulated root is no longer trusted".into());
+        }
+        let status = TcbStatus::from_reported(&identity.tcb_status);
+        match self
+            .verifier
+            .policy()
+            .evaluate(&status, &identity.advisory_ids, claims)
+            .reason()
+        {
+            None => Ok(()),
+            Some(reason) => Err(reason.to_owned()),
+        }
+    }
+
     fn secret_access(&self, name: &str, claims: &Claims) -> Result<(), String> {
         self.verifier
             .policy()
@@ -74,5 +97,71 @@ pub(crate) fn identity_of(verdict: &Verdict) -> PeerIdentity {
         simulated: verdict.simulated,
         tcb_status: verdict.tcb_status.as_str().to_owned(),
         advisory_ids: verdict.advisory_ids.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::SystemTime;
+
+    use initra_attest::sim::{SimAttester, SimOptions, SimPlatform};
+    use initra_attest::EnclaveIdentity;
+    use initra_ratls::{CertOptions, RaTlsIdentity};
+    use initra_verify::{Policy, RootKind, StaticCollateral, TrustRoots, Verifier};
+
+    use super::*;
+
+    fn occlum_config(mr_enclave: &str, mr_signer: &str) -> String {
+        format!(
+            r#"{{"verify_mr_enclave":"on","verify_mr_signer":"on","verify_isv_prod_id":"on",
+                "verify_isv_svn":"on","verify_config_svn":"off","verify_enclave_debuggable":"on",
+                "sgx_mrs":[{{"mr_enclave":"{mr_enclave}","mr_signer":"{mr_signer}","isv_prod_id":0,
+                "isv_svn":0,"config_svn":0,"debuggable":false}}]}}"#
+        )
+    }
+
+    fn gate(platform: &SimPlatform, policy: &str, sim_root: bool) -> VerifierGate {
+        let mut roots = TrustRoots::intel();
+        if sim_root {
+            roots = roots
+                .with_root(platform.root_ca_der().to_vec(), RootKind::Simulated)
+                .unwrap();
+        }
+        let collateral = StaticCollateral::from_files(&[platform.collateral_path()]).unwrap();
+        let policy = Policy::from_bytes(policy.as_bytes(), "test policy").unwrap();
+        VerifierGate::new(Arc::new(Verifier::new(
+            roots,
+            Arc::new(collateral),
+            Arc::new(policy),
+        )))
+    }
+
+    /// After a reload, a connection attested under the old policy is judged by the new one on its next RPC.
+    #[test]
+    fn reassess_applies_a_reloaded_policy_to_an_attested_peer() {
+        let dir = tempfile::tempdir().unwrap();
+        let platform = SimPlatform::create(dir.path(), &SimOptions::default()).unwrap();
+        let mr_enclave = initra_evidence::types::Measurement([0x11; 32]);
+        let id = EnclaveIdentity::new(mr_enclave, platform.mr_signer());
+        let me = occlum_config(&id.mr_enclave.to_string(), &id.mr_signer.to_string());
+        let other = occlum_config(&"22".repeat(32), &id.mr_signer.to_string());
+        let attester = SimAttester::new(SimPlatform::load(dir.path()).unwrap(), id).unwrap();
+        let cert = RaTlsIdentity::generate(&attester, &CertOptions::default()).unwrap();
+
+        let before = gate(&platform, &me, true);
+        let verdict = before.assess(cert.cert_der(), SystemTime::now());
+        let claims = verdict.accepted_claims().unwrap();
+        let identity = verdict.identity.clone().unwrap();
+        assert!(identity.simulated);
+        assert_eq!(before.reassess(&identity, claims), Ok(()));
+
+        let tightened = gate(&platform, &other, true);
+        let reason = tightened.reassess(&identity, claims).unwrap_err();
+        assert!(reason.contains("mr_enclave"), "{reason}");
+
+        let no_sim_root = gate(&platform, &me, false);
+        let reason = no_sim_root.reassess(&identity, claims).unwrap_err();
+        assert!(reason.contains("simulated root"), "{reason}");
     }
 }

@@ -108,6 +108,13 @@ pub trait Gate: Send + Sync + 'static {
 
     /// Whether a peer with `claims` may read the secret `name`; `Err` says why not.
     fn secret_access(&self, name: &str, claims: &Self::Claims) -> Result<(), String>;
+
+    /// Whether a peer accepted when its connection was attested is still accepted by this gate's
+    /// (possibly reloaded) policy and trust roots. Cheap: no cryptography, only the decision. The
+    /// default keeps the original verdict.
+    fn reassess(&self, _identity: &PeerIdentity, _claims: &Self::Claims) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The connect-info of an accepted connection: where it comes from and the verdict on its peer.

@@ -74,6 +74,14 @@ pub(crate) fn release<'s, G: Gate>(
             Denial::PeerInvalid(r.to_owned())
         }
     })?;
+    // A reload (SIGHUP) may have tightened the policy since this connection was attested.
+    if let Some(identity) = &verdict.identity {
+        state.gate.reassess(identity, claims).map_err(|r| {
+            Denial::PeerRejected(format!(
+                "{r} (policy reloaded since this connection was attested)"
+            ))
+        })?;
+    }
     if names.is_empty() {
         return Err(Denial::InvalidArgument(
             "names: expected at least one secret name, got none".into(),
