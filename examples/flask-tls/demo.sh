@@ -96,6 +96,11 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import flask' 2>/dev/
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$EX/requirements.txt"
 fi
+# init gives Flask a private in-memory mount namespace (the secrets and the unlocked image never touch the
+# host's disk): that needs root, or unprivileged user namespaces.
+if ! unshare --mount true 2>/dev/null && ! unshare --user --map-root-user --mount true 2>/dev/null; then
+    fail "this machine allows no private mount namespace: run as root (e.g. sudo make demo), or enable unprivileged user namespaces (on Ubuntu 24.04: sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0)"
+fi
 port_free "$SERVER_PORT" || fail "port $SERVER_PORT is in use by another program (set INITRA_DEMO_SERVER_PORT)"
 port_free "$FLASK_PORT" || fail "port $FLASK_PORT is in use by another program"
 
