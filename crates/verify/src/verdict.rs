@@ -84,27 +84,46 @@ impl Verdict {
     /// The `--json` shape of `initra quote verify` (`docs/cli-json.md`): `verdict`, `tee`,
     /// `tcb_status`, `advisory_ids`, `simulated`, `reason`, then the report fields flat.
     pub fn to_json(&self) -> Value {
-        let mut out = Map::new();
-        out.insert(
-            "verdict".into(),
-            json!(if self.is_accepted() {
-                "accepted"
-            } else {
-                "rejected"
-            }),
-        );
-        out.insert("tee".into(), json!(self.tee));
-        out.insert("tcb_status".into(), json!(self.tcb_status));
-        out.insert("advisory_ids".into(), json!(self.advisory_ids));
-        out.insert("simulated".into(), json!(self.simulated));
-        out.insert("reason".into(), json!(self.decision.reason()));
-        if let Decision::Rejected { kind, .. } = &self.decision {
-            out.insert("rejected_by".into(), json!(kind));
-        }
-        out.insert("fmspc".into(), json!(self.fmspc));
-        if let Ok(Value::Object(claims)) = serde_json::to_value(&self.claims) {
-            out.extend(claims);
-        }
-        Value::Object(out)
+        Value::Object(json_envelope(
+            &self.decision,
+            json!(self.tee),
+            json!(self.tcb_status),
+            json!(self.advisory_ids),
+            self.simulated,
+            json!(self.fmspc),
+            serde_json::to_value(&self.claims),
+        ))
     }
+}
+
+/// The keys every `--json` verdict shares (docs/cli-json.md), in order, then the report fields flat.
+pub(crate) fn json_envelope(
+    decision: &Decision,
+    tee: Value,
+    tcb_status: Value,
+    advisory_ids: Value,
+    simulated: bool,
+    fmspc: Value,
+    claims: serde_json::Result<Value>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    let verdict = if decision.is_accepted() {
+        "accepted"
+    } else {
+        "rejected"
+    };
+    out.insert("verdict".into(), json!(verdict));
+    out.insert("tee".into(), tee);
+    out.insert("tcb_status".into(), tcb_status);
+    out.insert("advisory_ids".into(), advisory_ids);
+    out.insert("simulated".into(), json!(simulated));
+    out.insert("reason".into(), json!(decision.reason()));
+    if let Decision::Rejected { kind, .. } = decision {
+        out.insert("rejected_by".into(), json!(kind));
+    }
+    out.insert("fmspc".into(), fmspc);
+    if let Ok(Value::Object(claims)) = claims {
+        out.extend(claims);
+    }
+    out
 }

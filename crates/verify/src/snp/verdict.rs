@@ -1,7 +1,7 @@
 //! The outcome of verifying an SNP report that is cryptographically valid.
 
 use initra_evidence::snp::SigningKey;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::{SnpClaims, VcekInfo};
 use crate::verdict::Decision;
@@ -29,29 +29,17 @@ impl SnpVerdict {
     /// (`verdict`, `tee` = `"snp"`, `tcb_status` = null, `advisory_ids` = [], `simulated`, `reason`,
     /// `rejected_by`, `fmspc` = null), then the report fields flat, `product_name`, `signing_key`.
     pub fn to_json(&self) -> Value {
-        let mut out = Map::new();
-        out.insert(
-            "verdict".into(),
-            json!(if self.is_accepted() {
-                "accepted"
-            } else {
-                "rejected"
-            }),
-        );
-        out.insert("tee".into(), json!("snp"));
         // SNP has no collateral-derived TCB status: the reported TCB is checked against the VCEK
         // (invalid otherwise) and against the policy's `min_reported_tcb`.
-        out.insert("tcb_status".into(), Value::Null);
-        out.insert("advisory_ids".into(), json!([]));
-        out.insert("simulated".into(), json!(false));
-        out.insert("reason".into(), json!(self.decision.reason()));
-        if let Decision::Rejected { kind, .. } = &self.decision {
-            out.insert("rejected_by".into(), json!(kind));
-        }
-        out.insert("fmspc".into(), Value::Null);
-        if let Ok(Value::Object(claims)) = serde_json::to_value(&self.claims) {
-            out.extend(claims);
-        }
+        let mut out = crate::verdict::json_envelope(
+            &self.decision,
+            json!("snp"),
+            Value::Null,
+            json!([]),
+            false,
+            Value::Null,
+            serde_json::to_value(&self.claims),
+        );
         out.insert("product_name".into(), json!(self.vcek.product_name));
         out.insert("signing_key".into(), json!(self.signing_key));
         Value::Object(out)
