@@ -34,6 +34,25 @@ pub trait Attester: Send + Sync {
 
     /// Returns a raw quote whose report data is `report_data`.
     fn quote(&self, report_data: &[u8; 64]) -> Result<Vec<u8>, Error>;
+
+    /// The evidence for `report_data` with what endorses it, when the platform hands that out
+    /// with the evidence (SEV-SNP: the certificate table from configfs-tsm `auxblob`). By default
+    /// the quote alone.
+    fn evidence(&self, report_data: &[u8; 64]) -> Result<AttestedEvidence, Error> {
+        Ok(AttestedEvidence {
+            evidence: self.quote(report_data)?,
+            endorsements: None,
+        })
+    }
+}
+
+/// Evidence and, where the platform provides them, its endorsements.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttestedEvidence {
+    /// The quote or report.
+    pub evidence: Vec<u8>,
+    /// SEV-SNP: the certificate table (VCEK / VLEK, ASK, ARK; `docs/snp.md`), if any.
+    pub endorsements: Option<Vec<u8>>,
 }
 
 /// Where evidence comes from. `Display` gives the lower-case name used in logs and JSON.

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use initra_evidence::Quote;
 use initra_verify::{
-    quote_fmspc, Collateral, CollateralSource, Policy, RootKind, StaticCollateral, TcbStatus,
-    TrustRoots, Verifier,
+    quote_fmspc, Collateral, CollateralSource, Policy, RootKind, SnpRoots, StaticCollateral,
+    TcbStatus, TrustRoots, Verifier,
 };
 use serde::Deserialize;
 
@@ -32,6 +32,10 @@ pub struct VerifierSettings {
     /// Simulated platform roots (`--sim-root`): evidence under them is labelled simulated.
     #[serde(default)]
     pub simulated_roots: Vec<PathBuf>,
+    /// The simulated SEV-SNP platform's ARKs (`--snp-sim-ark`, `CN=ARK-<Product>`): SNP reports
+    /// under them are accepted and labelled simulated; without one only AMD's ARKs are trusted.
+    #[serde(default)]
+    pub snp_simulated_arks: Vec<PathBuf>,
     /// Collateral files (dcap-qvl JSON layout, `--collateral`), asked before the other sources.
     #[serde(default)]
     pub collateral_files: Vec<PathBuf>,
@@ -59,7 +63,16 @@ impl VerifierSettings {
             max_age: None,
             grace: freshness.grace,
         })?;
-        Ok(Verifier::new(roots, collateral, Arc::new(policy)))
+        Ok(Verifier::new(roots, collateral, Arc::new(policy)).with_snp_roots(self.snp_roots()?))
+    }
+
+    /// AMD's ARKs plus the configured simulated ones.
+    pub fn snp_roots(&self) -> Result<SnpRoots, Error> {
+        let mut roots = SnpRoots::amd();
+        for path in &self.snp_simulated_arks {
+            roots = roots.with_simulated_ark_file(path)?;
+        }
+        Ok(roots)
     }
 
     /// Intel's root plus the configured ones.

@@ -13,6 +13,7 @@
     clippy::panic
 )]
 
+mod any;
 pub mod cbor;
 pub mod codec;
 mod error;
@@ -22,6 +23,7 @@ pub mod ratls_ext;
 pub mod snp;
 pub mod types;
 
+pub use any::Evidence;
 pub use error::Error;
 pub use quote::{EnclaveReport, Header, Quote, QuoteBody, TdReport, Tee};
 pub use types::{

@@ -49,8 +49,56 @@ pub const ALL_EVIDENCE_OIDS: [EvidenceOid; 5] = [
     OID_TCG_DICE_TAGGED_EVIDENCE,
 ];
 
-/// The CBOR tag of TCG DICE tagged evidence for SGX / TDX quotes.
+/// The CBOR tag of TCG DICE tagged evidence (SGX / TDX quotes, SEV-SNP reports).
 pub const TAG_TAGGED_EVIDENCE: u64 = 60000;
+
+/// TCG DICE endorsement manifest (interoperable RA-TLS "endorsements"): where initra carries the
+/// SEV-SNP certificate table (VCEK / VLEK, ASK, ARK) next to an SNP report (docs/ratls.md,
+/// "Endorsements"). Not evidence: nothing binds it, the verifier chains it to a pinned ARK.
+pub const OID_TCG_DICE_ENDORSEMENT_MANIFEST: EvidenceOid = EvidenceOid {
+    dotted: "2.23.133.5.4.2",
+    der: &[0x67, 0x81, 0x05, 0x05, 0x04, 0x02],
+};
+
+/// The CBOR tag of an endorsement that is an SEV-SNP certificate table (the `auxblob` /
+/// `SNP_GET_EXT_REPORT` layout, `docs/snp.md`).
+pub const TAG_SNP_CERT_TABLE: u64 = 60001;
+
+/// Upper bound on an endorsement (an AMD chain with a table is ~5 KiB).
+pub const MAX_ENDORSEMENT_LEN: usize = 64 * 1024;
+
+/// Encodes `tag(60001, cert_table: bstr)`, the inverse of [`decode_snp_endorsement`].
+pub fn encode_snp_endorsement(cert_table: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(cert_table.len() + 8);
+    cbor_head(&mut out, 6, TAG_SNP_CERT_TABLE);
+    cbor_head(&mut out, 2, cert_table.len() as u64);
+    out.extend_from_slice(cert_table);
+    out
+}
+
+/// Decodes `tag(60001, cert_table: bstr)` and returns the certificate table bytes (bounded by
+/// [`MAX_ENDORSEMENT_LEN`]; the table itself is parsed by [`crate::snp::CertTable::parse`]).
+pub fn decode_snp_endorsement(bytes: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut d = Decoder::new(bytes);
+    let tag = d.tag("endorsement.tag")?;
+    if tag != TAG_SNP_CERT_TABLE {
+        return Err(Error::malformed(
+            "endorsement.tag",
+            TAG_SNP_CERT_TABLE.to_string(),
+            tag.to_string(),
+        ));
+    }
+    let table = d.bytes("endorsement.cert_table")?.to_vec();
+    d.finish("endorsement")?;
+    if table.len() > MAX_ENDORSEMENT_LEN {
+        return Err(Error::malformed(
+            "endorsement.cert_table",
+            format!("at most {MAX_ENDORSEMENT_LEN} bytes"),
+            format!("{} bytes", table.len()),
+        ));
+    }
+    Ok(table)
+}
 
 /// Hash algorithms of the `pubkey-hash` claim (IANA "Named Information Hash Algorithm" ids).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -294,6 +342,23 @@ mod tests {
             Err(Error::LengthMismatch { .. })
         ));
         assert!(decode_tagged_evidence(&[]).is_err());
+    }
+
+    #[test]
+    fn snp_endorsement_round_trips_and_rejects_other_tags() {
+        let table = b"table bytes".to_vec();
+        let enc = encode_snp_endorsement(&table);
+        assert_eq!(&enc[..4], &[0xd9, 0xea, 0x61, 0x4b]);
+        assert_eq!(decode_snp_endorsement(&enc).unwrap(), table);
+        let wrong = encode_tagged_evidence(b"e", b"c");
+        let err = decode_snp_endorsement(&wrong).unwrap_err().to_string();
+        assert!(
+            err.contains("endorsement.tag") && err.contains("60001"),
+            "{err}"
+        );
+        let mut trailing = enc.clone();
+        trailing.push(0);
+        assert!(decode_snp_endorsement(&trailing).is_err());
     }
 
     #[test]

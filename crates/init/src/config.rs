@@ -351,6 +351,9 @@ impl InitraSection {
         VerifierSettings {
             trust_roots: self.trust_roots.clone(),
             simulated_roots: self.simulated_root.iter().cloned().collect(),
+            // An SEV-SNP server is verified under AMD's ARKs; the simulated SNP platform is a
+            // test fixture for workloads, not for servers.
+            snp_simulated_arks: Vec::new(),
             collateral_files: self.collateral.clone(),
             accept_tcb_status: self.accept_tcb_status.clone(),
             collateral: CollateralSettings {

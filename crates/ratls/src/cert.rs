@@ -18,6 +18,8 @@ use crate::Error;
 const OCCLUM_OID_ARCS: [u64; 5] = [1, 2, 840, 113741, 1];
 /// TCG DICE tagged evidence, 2.23.133.5.4.9: how initra carries TDX quotes and SNP reports.
 const TCG_DICE_OID_ARCS: [u64; 6] = [2, 23, 133, 5, 4, 9];
+/// TCG DICE endorsement manifest, 2.23.133.5.4.2: the SNP certificate table (docs/ratls.md).
+const TCG_DICE_ENDORSEMENT_OID_ARCS: [u64; 6] = [2, 23, 133, 5, 4, 2];
 
 /// Options of [`RaTlsIdentity::generate`].
 #[derive(Clone, Debug)]
@@ -111,7 +113,8 @@ impl RaTlsIdentity {
         };
         let mut report_data = [0u8; 64];
         report_data[..32].copy_from_slice(bound.as_ref());
-        let quote = attester.quote(&report_data)?;
+        let attested = attester.evidence(&report_data)?;
+        let quote = attested.evidence;
 
         let now = opts.now.unwrap_or_else(SystemTime::now);
         let not_before = now.checked_sub(opts.backdate).unwrap_or(now);
@@ -133,6 +136,14 @@ impl RaTlsIdentity {
         };
         ext.set_criticality(false);
         params.custom_extensions.push(ext);
+        if let Some(table) = &attested.endorsements {
+            let mut ext = CustomExtension::from_oid_content(
+                &TCG_DICE_ENDORSEMENT_OID_ARCS,
+                ratls_ext::encode_snp_endorsement(table),
+            );
+            ext.set_criticality(false);
+            params.custom_extensions.push(ext);
+        }
         let cert = params.self_signed(&key).map_err(gen_err("self-signing"))?;
 
         Ok(RaTlsIdentity {
@@ -154,7 +165,7 @@ impl RaTlsIdentity {
         &self.key_der
     }
 
-    /// The quote embedded in the certificate.
+    /// The evidence (quote or SEV-SNP report) embedded in the certificate.
     pub fn quote(&self) -> &[u8] {
         &self.quote
     }

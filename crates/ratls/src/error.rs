@@ -66,12 +66,12 @@ pub enum Error {
     /// The evidence verified but policy rejected it.
     #[error(
         "attested peer rejected: {}{}",
-        verdict.decision.reason().unwrap_or("not accepted"),
-        if verdict.simulated { " (simulated evidence)" } else { "" }
+        verdict.decision().reason().unwrap_or("not accepted"),
+        if verdict.simulated() { " (simulated evidence)" } else { "" }
     )]
     Rejected {
         /// The verdict, with the reason (field, expected, actual) and the peer's claims.
-        verdict: Box<initra_verify::Verdict>,
+        verdict: Box<initra_verify::EvidenceVerdict>,
     },
     /// Building a rustls config failed.
     #[error("TLS configuration: {0}")]

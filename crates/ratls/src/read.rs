@@ -4,7 +4,7 @@ use core::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use initra_evidence::ratls_ext::{self, EvidenceOid, HashAlg, TaggedEvidence};
-use initra_evidence::Quote;
+use initra_evidence::Evidence;
 use ring::digest;
 use serde::Serialize;
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -133,7 +133,8 @@ pub struct EvidenceExtension {
     pub oid: &'static str,
     /// Whether the extension is marked critical.
     pub critical: bool,
-    /// The quote (exact bytes, padding removed). Serialised as its length only.
+    /// The evidence: a DCAP quote or an SEV-SNP report (exact bytes, padding removed).
+    /// Serialised as its length only.
     #[serde(serialize_with = "ser_len", rename = "quote_len")]
     pub quote: Vec<u8>,
     /// The key binding.
@@ -164,6 +165,29 @@ pub struct CertEvidence {
     pub extensions: Vec<EvidenceExtension>,
     /// Evidence extensions that did not decode: (format, error).
     pub undecodable: Vec<(EvidenceFormat, String)>,
+    /// The endorsement extension (2.23.133.5.4.2), if present: the SEV-SNP certificate table,
+    /// or why it does not decode. Serialised as its length or error.
+    #[serde(serialize_with = "ser_endorsements")]
+    pub endorsements: Option<Result<Vec<u8>, String>>,
+}
+
+fn ser_endorsements<S: serde::Serializer>(
+    v: &Option<Result<Vec<u8>, String>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    match v {
+        None => s.serialize_none(),
+        Some(r) => {
+            let mut m = s.serialize_map(Some(2))?;
+            m.serialize_entry("oid", ratls_ext::OID_TCG_DICE_ENDORSEMENT_MANIFEST.dotted)?;
+            match r {
+                Ok(table) => m.serialize_entry("cert_table_len", &table.len())?,
+                Err(e) => m.serialize_entry("error", e)?,
+            }
+            m.end()
+        }
+    }
 }
 
 impl CertEvidence {
@@ -195,9 +219,25 @@ impl CertEvidence {
         Err(Error::BindingFailed { reasons })
     }
 
-    /// The quote of an extension whose binding holds; fails naming why none does.
+    /// The evidence (DCAP quote or SEV-SNP report) of an extension whose binding holds; fails
+    /// naming why none does.
     pub fn bound_quote(&self) -> Result<&[u8], Error> {
         self.bound().map(|e| e.quote.as_slice())
+    }
+
+    /// The SEV-SNP certificate table carried in the endorsement extension, if any; an
+    /// undecodable one is an error naming why.
+    pub fn endorsements(&self) -> Result<Option<&[u8]>, Error> {
+        match &self.endorsements {
+            None => Ok(None),
+            Some(Ok(table)) => Ok(Some(table)),
+            Some(Err(reason)) => Err(Error::Certificate {
+                reason: format!(
+                    "endorsement extension {}: {reason}",
+                    ratls_ext::OID_TCG_DICE_ENDORSEMENT_MANIFEST.dotted
+                ),
+            }),
+        }
     }
 
     /// Checks notBefore <= `now` <= notAfter.
@@ -301,6 +341,11 @@ pub fn read_certificate(der: &[u8]) -> Result<CertEvidence, Error> {
             Err(e) => undecodable.push((format, e.to_string())),
         }
     }
+    let endorsements = cert
+        .extensions()
+        .iter()
+        .find(|e| e.oid.as_bytes() == ratls_ext::OID_TCG_DICE_ENDORSEMENT_MANIFEST.der)
+        .map(|e| ratls_ext::decode_snp_endorsement(e.value).map_err(|e| e.to_string()));
     Ok(CertEvidence {
         subject: cert.subject().to_string(),
         not_before: cert.validity().not_before.timestamp(),
@@ -310,6 +355,7 @@ pub fn read_certificate(der: &[u8]) -> Result<CertEvidence, Error> {
         spki_der,
         extensions,
         undecodable,
+        endorsements,
     })
 }
 
@@ -324,7 +370,7 @@ fn evaluate(
     let evidence_err = |source| Error::Evidence { format, source };
     match format.rule() {
         BindingRule::SpkiSha256 => {
-            let quote = Quote::parse(value).map_err(evidence_err)?;
+            let quote = Evidence::parse(value).map_err(evidence_err)?;
             let actual = report_data_head(&quote);
             let holds = actual == spki_sha256;
             let reason = (!holds).then(|| {
@@ -352,7 +398,7 @@ fn evaluate(
                 }
                 _ => (value, dice.and_then(|d| d.as_ref().ok())),
             };
-            let quote = Quote::parse(quote_bytes).map_err(evidence_err)?;
+            let quote = Evidence::parse(quote_bytes).map_err(evidence_err)?;
             let actual = report_data_head(&quote);
             let binding = match claims {
                 None => Binding {
@@ -405,7 +451,7 @@ fn dice_binding(claims: &TaggedEvidence, actual: &[u8], spki_der: &[u8]) -> Bind
     }
 }
 
-fn report_data_head(quote: &Quote) -> Vec<u8> {
+fn report_data_head(quote: &Evidence) -> Vec<u8> {
     quote
         .report_data()
         .as_bytes()

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use initra_verify::{Verdict, Verifier};
+use initra_verify::{EvidenceVerdict, Verifier};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
@@ -91,11 +91,29 @@ fn check_peer(end_entity: &CertificateDer<'_>, now: UnixTime) -> Result<CertEvid
     Ok(evidence)
 }
 
-/// The bound quote of a peer's certificate chain (its first certificate), for a server that
+/// The bound evidence of a peer's certificate chain (its first certificate), for a server that
 /// verifies the client's evidence after the handshake.
 pub fn peer_quote(certs: &[CertificateDer<'_>]) -> Result<Vec<u8>, Error> {
+    Ok(peer_evidence(certs)?.evidence)
+}
+
+/// What a peer's certificate attests with: the bound evidence and its endorsements.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerEvidence {
+    /// The DCAP quote or SEV-SNP report whose report data binds the certificate key.
+    pub evidence: Vec<u8>,
+    /// The SEV-SNP certificate table of the endorsement extension, if any.
+    pub endorsements: Option<Vec<u8>>,
+}
+
+/// The bound evidence and endorsements of a peer's certificate chain (its first certificate).
+pub fn peer_evidence(certs: &[CertificateDer<'_>]) -> Result<PeerEvidence, Error> {
     let first = certs.first().ok_or(Error::NoPeerCertificate)?;
-    Ok(read_certificate(first)?.bound_quote()?.to_vec())
+    let cert = read_certificate(first)?;
+    Ok(PeerEvidence {
+        evidence: cert.bound_quote()?.to_vec(),
+        endorsements: cert.endorsements()?.map(<[u8]>::to_vec),
+    })
 }
 
 /// What a client trusts its server for.
@@ -154,7 +172,7 @@ impl AttestedServerVerifier {
     }
 
     /// The accepted verdict cached for a server certificate (DER), if any.
-    pub fn verdict_for(&self, cert_der: &[u8]) -> Option<Arc<Verdict>> {
+    pub fn verdict_for(&self, cert_der: &[u8]) -> Option<Arc<EvidenceVerdict>> {
         match &self.mode {
             Mode::Attested { cache, .. } => cache.lock().ok()?.peek(&cert_key(cert_der)),
             Mode::Pinned(_) => None,
@@ -189,12 +207,13 @@ impl AttestedServerVerifier {
         }
         let evidence = check_peer(end_entity, now)?;
         let quote = evidence.bound_quote()?;
+        let endorsements = evidence.endorsements()?;
         verifications.fetch_add(1, Ordering::Relaxed);
-        let verdict = verifier.verify(quote, system_time(now))?;
+        let verdict = verifier.verify_evidence(quote, endorsements, system_time(now))?;
         if !verdict.is_accepted() {
             tracing::warn!(
-                reason = verdict.decision.reason().unwrap_or(""),
-                simulated = verdict.simulated,
+                reason = verdict.decision().reason().unwrap_or(""),
+                simulated = verdict.simulated(),
                 "attested server rejected by policy"
             );
             return Err(Error::Rejected {
@@ -202,9 +221,9 @@ impl AttestedServerVerifier {
             });
         }
         tracing::info!(
-            simulated = verdict.simulated,
-            tcb_status = ?verdict.tcb_status,
-            peer = %verdict.claims.summary(),
+            simulated = verdict.simulated(),
+            tcb_status = ?verdict.tcb_status(),
+            peer = %verdict.summary(),
             "attested server accepted"
         );
         if let Ok(mut c) = cache.lock() {
@@ -303,11 +322,11 @@ fn cert_key(der: &[u8]) -> [u8; 32] {
 /// Bounded: when full, expired entries go first, then the one expiring soonest.
 #[derive(Debug, Default)]
 struct VerdictCache {
-    entries: HashMap<[u8; 32], (i64, Arc<Verdict>)>,
+    entries: HashMap<[u8; 32], (i64, Arc<EvidenceVerdict>)>,
 }
 
 impl VerdictCache {
-    fn get(&mut self, key: &[u8; 32], now: i64) -> Option<Arc<Verdict>> {
+    fn get(&mut self, key: &[u8; 32], now: i64) -> Option<Arc<EvidenceVerdict>> {
         match self.entries.get(key) {
             Some((not_after, verdict)) if *not_after >= now => Some(verdict.clone()),
             Some(_) => {
@@ -318,11 +337,11 @@ impl VerdictCache {
         }
     }
 
-    fn peek(&self, key: &[u8; 32]) -> Option<Arc<Verdict>> {
+    fn peek(&self, key: &[u8; 32]) -> Option<Arc<EvidenceVerdict>> {
         self.entries.get(key).map(|(_, v)| v.clone())
     }
 
-    fn insert(&mut self, key: [u8; 32], not_after: i64, verdict: Arc<Verdict>, now: i64) {
+    fn insert(&mut self, key: [u8; 32], not_after: i64, verdict: Arc<EvidenceVerdict>, now: i64) {
         if self.entries.len() >= VERDICT_CACHE_ENTRIES {
             self.entries.retain(|_, (na, _)| *na >= now);
         }

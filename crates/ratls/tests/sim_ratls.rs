@@ -254,7 +254,7 @@ fn mutual_ra_tls_handshake_verifies_both_sides_and_caches_the_server_verdict() {
     assert!(verdict.is_accepted());
     assert_eq!(verdict.claims.to_owned_json_mr_enclave(), "c1".repeat(32));
     let cached = server_verifier.verdict_for(server_id.cert_der()).unwrap();
-    assert!(cached.simulated);
+    assert!(cached.simulated());
     assert_eq!(server_verifier.verifications(), 1);
 
     // Reconnecting to the same server does not verify its quote again.
@@ -321,11 +321,11 @@ fn server_rejected_by_policy_fails_the_handshake_with_the_verdict_reason() {
     let Error::Rejected { verdict } = inner else {
         panic!("{err:?}")
     };
-    assert!(verdict.simulated);
+    assert!(verdict.simulated());
     assert!(
-        verdict.decision.reason().unwrap().contains("debug"),
+        verdict.decision().reason().unwrap().contains("debug"),
         "{:?}",
-        verdict.decision
+        verdict.decision()
     );
     let msg = inner.to_string();
     assert!(

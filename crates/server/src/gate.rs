@@ -1,10 +1,11 @@
-//! The production [`Gate`]: the client's bound quote verified in full by `initra_verify::Verifier`, and
-//! per-secret access decided by its policy.
+//! The production [`Gate`]: the client's bound evidence (SGX / TDX quote, or SEV-SNP report with
+//! the certificate table of its endorsement extension) verified in full by
+//! `initra_verify::Verifier`, and per-secret access decided by its policy.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use initra_verify::{Claims, RootKind, TcbStatus, Verdict, Verifier};
+use initra_verify::{Claims, EvidenceVerdict, TcbStatus, Verifier};
 use rustls_pki_types::CertificateDer;
 
 use crate::peer::{Gate, PeerIdentity, PeerVerdict};
@@ -26,34 +27,28 @@ impl Gate for VerifierGate {
 
     fn assess(&self, end_entity_der: &[u8], now: SystemTime) -> PeerVerdict<Claims> {
         let cert = CertificateDer::from(end_entity_der);
-        let quote = match initra_ratls::verifier::peer_quote(std::slice::from_ref(&cert)) {
-            Ok(q) => q,
+        let peer = match initra_ratls::verifier::peer_evidence(std::slice::from_ref(&cert)) {
+            Ok(p) => p,
             Err(e) => return PeerVerdict::invalid(format!("client certificate: {e}")),
         };
-        match self.verifier.verify(&quote, now) {
-            Err(e) => PeerVerdict::invalid(format!("client quote verification failed: {e}")),
+        match self
+            .verifier
+            .verify_evidence(&peer.evidence, peer.endorsements.as_deref(), now)
+        {
+            Err(e) => PeerVerdict::invalid(format!("client evidence verification failed: {e}")),
             Ok(verdict) => {
                 let identity = identity_of(&verdict);
-                match verdict.decision.reason() {
-                    None => PeerVerdict::accepted(identity, verdict.claims),
-                    Some(reason) => {
-                        let reason = reason.to_owned();
-                        PeerVerdict::rejected(identity, verdict.claims, reason)
-                    }
+                let claims = verdict.claims();
+                match verdict.decision().reason() {
+                    None => PeerVerdict::accepted(identity, claims),
+                    Some(reason) => PeerVerdict::rejected(identity, claims, reason.to_owned()),
                 }
             }
         }
     }
 
     fn reassess(&self, identity: &PeerIdentity, claims: &Claims) -> Result<(), String> {
-        if identity.simulated
-            && !self
-                .verifier
-                .roots()
-                .roots()
-                .iter()
-                .any(|r| r.kind() == RootKind::Simulated)
-        {
+        if identity.simulated && !self.verifier.trusts_simulated() {
             return Err("simulated evidence: the simulated root is no longer trusted".into());
         }
         let status = TcbStatus::from_reported(&identity.tcb_status);
@@ -76,9 +71,13 @@ impl Gate for VerifierGate {
     }
 }
 
-/// The log / `WhoAmI` view of a verdict.
-pub(crate) fn identity_of(verdict: &Verdict) -> PeerIdentity {
-    let (mr_enclave, mr_signer, isv_prod_id, isv_svn) = match &verdict.claims {
+/// `tcb_status` of an SEV-SNP peer: SNP has no collateral-derived status (its reported TCB is
+/// bound to the VCEK during verification).
+const SNP_TCB_STATUS: &str = "n/a";
+
+/// The log / `WhoAmI` view of a verdict. SEV-SNP: `mr_enclave` carries the launch measurement.
+pub(crate) fn identity_of(verdict: &EvidenceVerdict) -> PeerIdentity {
+    let (mr_enclave, mr_signer, isv_prod_id, isv_svn) = match verdict.claims() {
         Claims::Sgx(c) => (
             c.mr_enclave.to_string(),
             c.mr_signer.to_string(),
@@ -86,17 +85,21 @@ pub(crate) fn identity_of(verdict: &Verdict) -> PeerIdentity {
             c.isv_svn,
         ),
         Claims::Tdx(c) => (c.mr_td.to_string(), String::new(), 0, 0),
+        Claims::Snp(c) => (c.measurement.to_string(), String::new(), 0, 0),
     };
     PeerIdentity {
-        tee: verdict.claims.tee().to_string(),
+        tee: verdict.tee_name().to_owned(),
         mr_enclave,
         mr_signer,
         isv_prod_id,
         isv_svn,
-        debug: verdict.claims.debug(),
-        simulated: verdict.simulated,
-        tcb_status: verdict.tcb_status.as_str().to_owned(),
-        advisory_ids: verdict.advisory_ids.clone(),
+        debug: verdict.claims().debug(),
+        simulated: verdict.simulated(),
+        tcb_status: verdict
+            .tcb_status()
+            .map_or(SNP_TCB_STATUS, TcbStatus::as_str)
+            .to_owned(),
+        advisory_ids: verdict.advisory_ids().to_vec(),
     }
 }
 

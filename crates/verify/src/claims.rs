@@ -8,6 +8,8 @@ use initra_evidence::{
 };
 use serde::Serialize;
 
+use crate::snp::SnpClaims;
+
 /// SGX enclave identity.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SgxClaims {
@@ -79,6 +81,8 @@ pub enum Claims {
     Sgx(SgxClaims),
     /// A TDX TD.
     Tdx(TdxClaims),
+    /// An SEV-SNP guest.
+    Snp(SnpClaims),
 }
 
 impl Claims {
@@ -117,19 +121,21 @@ impl Claims {
         }
     }
 
-    /// SGX or TDX.
-    pub fn tee(&self) -> Tee {
+    /// `"sgx"`, `"tdx"` or `"snp"`.
+    pub fn tee_name(&self) -> &'static str {
         match self {
-            Claims::Sgx(_) => Tee::Sgx,
-            Claims::Tdx(_) => Tee::Tdx,
+            Claims::Sgx(_) => Tee::Sgx.as_str(),
+            Claims::Tdx(_) => Tee::Tdx.as_str(),
+            Claims::Snp(_) => "snp",
         }
     }
 
-    /// Whether the enclave / TD is debuggable.
+    /// Whether the enclave / TD / guest is debuggable.
     pub fn debug(&self) -> bool {
         match self {
             Claims::Sgx(c) => c.debug,
             Claims::Tdx(c) => c.debug,
+            Claims::Snp(c) => c.debug,
         }
     }
 
@@ -138,6 +144,7 @@ impl Claims {
         match self {
             Claims::Sgx(c) => &c.report_data,
             Claims::Tdx(c) => &c.report_data,
+            Claims::Snp(c) => &c.report_data,
         }
     }
 
@@ -149,6 +156,7 @@ impl Claims {
                 c.mr_enclave, c.mr_signer, c.isv_prod_id, c.isv_svn
             ),
             Claims::Tdx(c) => format!("tdx mr_td={}", c.mr_td),
+            Claims::Snp(c) => c.summary(),
         }
     }
 }

@@ -37,7 +37,7 @@ pub use policy::{
 };
 pub use roots::{RootKind, TrustRoot, TrustRoots, INTEL_SGX_ROOT_CA_DER};
 pub use snp::{SnpClaims, SnpCollateral, SnpProduct, SnpRoots, SnpVerdict, SnpVerifier};
-pub use verdict::{Decision, RejectionKind, Verdict};
+pub use verdict::{Decision, EvidenceVerdict, RejectionKind, Verdict};
 pub use verifier::Verifier;
 
 pub use initra_evidence::quote::Tee;

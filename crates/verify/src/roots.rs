@@ -15,6 +15,8 @@ pub const INTEL_SGX_ROOT_CA_DER: &[u8] = include_bytes!("intel_sgx_root_ca.der")
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RootKind {
+    /// AMD's SEV-SNP root (ARK) for a product, compiled in.
+    Amd,
     /// An operator-supplied root (e.g. a test CA shaped like Intel's).
     Custom,
     /// Intel's production SGX root.

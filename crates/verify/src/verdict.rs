@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use crate::claims::Claims;
 use crate::policy::TcbStatus;
 use crate::roots::RootKind;
+use crate::snp::SnpVerdict;
 
 /// Which policy check rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -93,6 +94,90 @@ impl Verdict {
             json!(self.fmspc),
             serde_json::to_value(&self.claims),
         ))
+    }
+}
+
+/// The verdict on evidence of any kind: a DCAP quote (SGX, TDX) or an SEV-SNP report
+/// ([`crate::Verifier::verify_evidence`]).
+// Boxed variants would only add a pointer chase; verdicts are few and short-lived.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EvidenceVerdict {
+    /// A verified DCAP quote.
+    Dcap(Verdict),
+    /// A verified SEV-SNP report.
+    Snp(SnpVerdict),
+}
+
+impl EvidenceVerdict {
+    /// The policy's decision.
+    pub fn decision(&self) -> &Decision {
+        match self {
+            EvidenceVerdict::Dcap(v) => &v.decision,
+            EvidenceVerdict::Snp(v) => &v.decision,
+        }
+    }
+
+    /// Whether the policy accepted.
+    pub fn is_accepted(&self) -> bool {
+        self.decision().is_accepted()
+    }
+
+    /// Verified under a simulated root (Intel-shaped or ARK): not hardware-backed.
+    pub fn simulated(&self) -> bool {
+        match self {
+            EvidenceVerdict::Dcap(v) => v.simulated,
+            EvidenceVerdict::Snp(v) => v.simulated,
+        }
+    }
+
+    /// The TCB status from collateral; `None` for SEV-SNP (its reported TCB is bound to the
+    /// VCEK during verification instead).
+    pub fn tcb_status(&self) -> Option<&TcbStatus> {
+        match self {
+            EvidenceVerdict::Dcap(v) => Some(&v.tcb_status),
+            EvidenceVerdict::Snp(_) => None,
+        }
+    }
+
+    /// Advisory IDs (always empty for SEV-SNP).
+    pub fn advisory_ids(&self) -> &[String] {
+        match self {
+            EvidenceVerdict::Dcap(v) => &v.advisory_ids,
+            EvidenceVerdict::Snp(_) => &[],
+        }
+    }
+
+    /// The attested identity.
+    pub fn claims(&self) -> Claims {
+        match self {
+            EvidenceVerdict::Dcap(v) => v.claims.clone(),
+            EvidenceVerdict::Snp(v) => Claims::Snp(v.claims.clone()),
+        }
+    }
+
+    /// `"sgx"`, `"tdx"` or `"snp"`.
+    pub fn tee_name(&self) -> &'static str {
+        match self {
+            EvidenceVerdict::Dcap(v) => v.tee.as_str(),
+            EvidenceVerdict::Snp(_) => "snp",
+        }
+    }
+
+    /// A short identity for logs.
+    pub fn summary(&self) -> String {
+        match self {
+            EvidenceVerdict::Dcap(v) => v.claims.summary(),
+            EvidenceVerdict::Snp(v) => v.claims.summary(),
+        }
+    }
+
+    /// The `--json` shape of the verdict (`docs/cli-json.md`).
+    pub fn to_json(&self) -> Value {
+        match self {
+            EvidenceVerdict::Dcap(v) => v.to_json(),
+            EvidenceVerdict::Snp(v) => v.to_json(),
+        }
     }
 }
 

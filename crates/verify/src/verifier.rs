@@ -4,23 +4,26 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use dcap_qvl::verify::QuoteVerifier;
-use initra_evidence::Quote;
+use initra_evidence::snp::CertTable;
+use initra_evidence::{Evidence, Quote};
 
 use crate::claims::Claims;
 use crate::collateral::{quote_fmspc, Collateral, CollateralSource};
 use crate::freshness::FreshnessPolicy;
 use crate::policy::{Policy, TcbStatus};
 use crate::roots::{RootKind, TrustRoots};
-use crate::verdict::Verdict;
+use crate::snp::{SnpCollateral, SnpRoots, SnpVerifier};
+use crate::verdict::{EvidenceVerdict, Verdict};
 use crate::Error;
 
-/// Verifies quotes cryptographically (dcap-qvl) and decides with a policy. `&self` only:
-/// share it (`Arc<Verifier>`) between tasks.
+/// Verifies quotes cryptographically (dcap-qvl) and SEV-SNP reports against AMD's chain, and
+/// decides with one policy. `&self` only: share it (`Arc<Verifier>`) between tasks.
 #[derive(Clone)]
 pub struct Verifier {
     roots: TrustRoots,
     collateral: Arc<dyn CollateralSource>,
     policy: Arc<Policy>,
+    snp: SnpVerifier,
 }
 
 impl core::fmt::Debug for Verifier {
@@ -39,10 +42,61 @@ impl Verifier {
         collateral: Arc<dyn CollateralSource>,
         policy: Arc<Policy>,
     ) -> Self {
+        let snp = SnpVerifier::new(SnpRoots::amd(), policy.clone());
         Self {
             roots,
             collateral,
             policy,
+            snp,
+        }
+    }
+
+    /// This verifier trusting `roots` for SEV-SNP reports (AMD's ARKs by default).
+    pub fn with_snp_roots(mut self, roots: SnpRoots) -> Self {
+        self.snp = SnpVerifier::new(roots, self.policy.clone());
+        self
+    }
+
+    /// The SEV-SNP side of this verifier (same policy).
+    pub fn snp(&self) -> &SnpVerifier {
+        &self.snp
+    }
+
+    /// Whether any root (Intel-shaped or SEV-SNP ARK) is a simulated one.
+    pub fn trusts_simulated(&self) -> bool {
+        self.roots
+            .roots()
+            .iter()
+            .any(|r| r.kind() == RootKind::Simulated)
+            || self.snp.roots().trusts_simulated()
+    }
+
+    /// Verifies evidence of any kind at `now`: a DCAP quote as [`Verifier::verify`] does, an
+    /// SEV-SNP report with the certificate table `endorsements` (VCEK / VLEK, ASK, ARK; the
+    /// RA-TLS endorsement extension or configfs-tsm `auxblob`), product from the VCEK.
+    ///
+    /// `Err` = invalid evidence (or an SNP report without endorsements); `Ok` = valid, with the
+    /// policy's decision.
+    pub fn verify_evidence(
+        &self,
+        raw: &[u8],
+        endorsements: Option<&[u8]>,
+        now: SystemTime,
+    ) -> Result<EvidenceVerdict, Error> {
+        match Evidence::parse(raw)? {
+            Evidence::Quote(quote) => self.verify_quote(&quote, now).map(EvidenceVerdict::Dcap),
+            Evidence::Snp(report) => {
+                let table = endorsements.ok_or_else(|| Error::Snp {
+                    check: "collateral",
+                    reason: "no VCEK: the SEV-SNP report comes without a certificate table \
+                             (RA-TLS endorsement extension 2.23.133.5.4.2 / configfs-tsm auxblob)"
+                        .into(),
+                })?;
+                let collateral = SnpCollateral::from_cert_table(&CertTable::parse(table)?)?;
+                self.snp
+                    .verify_report(&report, &collateral, None, now)
+                    .map(EvidenceVerdict::Snp)
+            }
         }
     }
 

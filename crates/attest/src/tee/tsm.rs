@@ -14,7 +14,7 @@ use std::sync::Arc;
 use initra_evidence::quote::Tee;
 
 use super::{check_evidence, read_bounded, Expect};
-use crate::{Attester, Backend, Error};
+use crate::{AttestedEvidence, Attester, Backend, Error};
 
 /// The filesystem operations the protocol needs; a seam so tests can emulate configfs (whose
 /// `mkdir` creates attribute files and whose `inblob` write produces `outblob`).
@@ -212,6 +212,14 @@ impl Attester for TsmAttester {
 
     fn quote(&self, report_data: &[u8; 64]) -> Result<Vec<u8>, Error> {
         Ok(self.report(report_data)?.outblob)
+    }
+
+    fn evidence(&self, report_data: &[u8; 64]) -> Result<AttestedEvidence, Error> {
+        let report = self.report(report_data)?;
+        Ok(AttestedEvidence {
+            evidence: report.outblob,
+            endorsements: report.auxblob,
+        })
     }
 }
 

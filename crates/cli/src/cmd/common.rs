@@ -15,6 +15,10 @@ pub(crate) struct VerifierArgs {
     /// The simulated platform's root (`DIR/root-ca.der`): without it simulated evidence is refused.
     #[arg(long, value_name = "FILE")]
     sim_root: Vec<PathBuf>,
+    /// The simulated SEV-SNP platform's ARK (`CN=ARK-<Product>`, e.g. testdata/sim-snp/ark.der):
+    /// without it only AMD's ARKs are trusted; repeatable.
+    #[arg(long, value_name = "FILE")]
+    snp_sim_ark: Vec<PathBuf>,
     /// Collateral file (dcap-qvl JSON layout), asked before the other sources; repeatable.
     #[arg(long, value_name = "FILE")]
     collateral: Vec<PathBuf>,
@@ -48,6 +52,7 @@ impl VerifierArgs {
         VerifierSettings {
             trust_roots: self.root,
             simulated_roots: self.sim_root,
+            snp_simulated_arks: self.snp_sim_ark,
             collateral_files: self.collateral,
             accept_tcb_status: self.accept_status,
             collateral: CollateralSettings {

@@ -106,10 +106,19 @@ pub(crate) enum Subject<'a> {
     Snp(&'a SnpClaims),
 }
 
+impl<'a> From<&'a Claims> for Subject<'a> {
+    fn from(claims: &'a Claims) -> Self {
+        match claims {
+            Claims::Snp(c) => Subject::Snp(c),
+            other => Subject::Dcap(other),
+        }
+    }
+}
+
 impl Subject<'_> {
     pub(crate) fn tee(&self) -> &'static str {
         match self {
-            Subject::Dcap(c) => c.tee().as_str(),
+            Subject::Dcap(c) => c.tee_name(),
             Subject::Snp(_) => "snp",
         }
     }
@@ -217,9 +226,9 @@ impl IdentityRule {
         out
     }
 
-    /// Whether `claims` (SGX / TDX) satisfy this rule.
+    /// Whether `claims` satisfy this rule.
     pub fn matches(&self, claims: &Claims) -> bool {
-        self.mismatches(Subject::Dcap(claims)).is_empty()
+        self.mismatches(Subject::from(claims)).is_empty()
     }
 
     /// Whether SNP `claims` satisfy this rule.

@@ -169,13 +169,18 @@ impl Policy {
         !self.secrets.is_empty()
     }
 
-    /// Decides on a cryptographically verified quote: TCB status → debug → identity.
+    /// Decides on cryptographically verified evidence: TCB status → advisories → debug →
+    /// identity. For SEV-SNP claims `status` and `advisory_ids` do not apply (see
+    /// [`Policy::evaluate_snp`]).
     pub fn evaluate(
         &self,
         status: &TcbStatus,
         advisory_ids: &[String],
         claims: &Claims,
     ) -> Decision {
+        if let Claims::Snp(c) = claims {
+            return self.evaluate_snp(c);
+        }
         if let Some(d) = self.check_tcb(status, advisory_ids) {
             return d;
         }
@@ -254,7 +259,7 @@ impl Policy {
         let field = match subject {
             Subject::Dcap(Claims::Sgx(_)) => "debug (attributes.flags bit 1)",
             Subject::Dcap(Claims::Tdx(_)) => "debug (td_attributes bit 0)",
-            Subject::Snp(_) => "debug (guest policy bit 19)",
+            Subject::Snp(_) | Subject::Dcap(Claims::Snp(_)) => "debug (guest policy bit 19)",
         };
         Some(Decision::rejected(
             RejectionKind::Debug,
@@ -265,7 +270,7 @@ impl Policy {
     /// Per-secret access control: allowed when no `secrets` rule exists at all; otherwise the
     /// secret needs a rule and one of its identities must match (deny by default).
     pub fn secret_access(&self, name: &str, claims: &Claims) -> Result<(), AccessDenied> {
-        self.secret_access_for(name, Subject::Dcap(claims))
+        self.secret_access_for(name, Subject::from(claims))
     }
 
     /// [`Policy::secret_access`] for an SEV-SNP peer.

@@ -6,7 +6,7 @@ use core::str::FromStr;
 use initra_evidence::snp::TcbLayout;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::Error;
+use crate::{Error, RootKind};
 
 /// AMD's ARK-Milan (self-signed, RSA-4096, 2020-10-22..2045-10-22), as published at
 /// `https://kdsintf.amd.com/vcek/v1/Milan/cert_chain`.
@@ -102,10 +102,11 @@ impl FromStr for SnpProduct {
     }
 }
 
-/// The ARKs a verifier trusts, one per product: AMD's by default.
+/// The ARKs a verifier trusts, one per product: AMD's by default. Each is labelled with a
+/// [`RootKind`]: reports under a simulated ARK are labelled simulated in every verdict.
 #[derive(Clone, Debug)]
 pub struct SnpRoots {
-    arks: Vec<(SnpProduct, Vec<u8>)>,
+    arks: Vec<(SnpProduct, Vec<u8>, RootKind)>,
 }
 
 impl Default for SnpRoots {
@@ -121,18 +122,70 @@ impl SnpRoots {
         Self {
             arks: SnpProduct::ALL
                 .into_iter()
-                .map(|p| (p, p.builtin_ark().to_vec()))
+                .map(|p| (p, p.builtin_ark().to_vec(), RootKind::Amd))
                 .collect(),
         }
     }
 
-    /// These roots with `der` as the ARK of `product` instead (e.g. a test root).
-    pub fn with_ark(mut self, product: SnpProduct, der: Vec<u8>) -> Result<Self, Error> {
+    /// These roots with `der` as the ARK of `product` instead, an operator-supplied root
+    /// ([`RootKind::Custom`]).
+    pub fn with_ark(self, product: SnpProduct, der: Vec<u8>) -> Result<Self, Error> {
+        self.with_ark_of_kind(product, der, RootKind::Custom)
+    }
+
+    /// These roots with the simulated SNP platform's ARK `der` (`docs/simulated-platform.md`),
+    /// for the product its subject names (`CN=ARK-Milan`): reports under it are labelled simulated.
+    pub fn with_simulated_ark(self, der: Vec<u8>) -> Result<Self, Error> {
+        let (_, cert) = X509Certificate::from_der(&der).map_err(|e| Error::TrustRoot {
+            reason: format!("simulated ARK: not a DER X.509 certificate: {e}"),
+        })?;
+        let cn = cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let product = cn
+            .strip_prefix("ARK-")
+            .and_then(SnpProduct::from_product_name)
+            .ok_or_else(|| Error::TrustRoot {
+                reason: format!(
+                    "simulated ARK: subject CN {cn:?} does not name a product (expected ARK-Milan, ARK-Genoa or ARK-Turin)"
+                ),
+            })?;
+        self.with_ark_of_kind(product, der, RootKind::Simulated)
+    }
+
+    /// [`SnpRoots::with_simulated_ark`] with the ARK read from `path` (DER or PEM).
+    pub fn with_simulated_ark_file(self, path: &std::path::Path) -> Result<Self, Error> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let der =
+            crate::roots::cert_der_from_der_or_pem(&bytes).map_err(|reason| Error::TrustRoot {
+                reason: format!("{}: {reason}", path.display()),
+            })?;
+        self.with_simulated_ark(der).map_err(|e| match e {
+            Error::TrustRoot { reason } => Error::TrustRoot {
+                reason: format!("{}: {reason}", path.display()),
+            },
+            other => other,
+        })
+    }
+
+    fn with_ark_of_kind(
+        mut self,
+        product: SnpProduct,
+        der: Vec<u8>,
+        kind: RootKind,
+    ) -> Result<Self, Error> {
         X509Certificate::from_der(&der).map_err(|e| Error::TrustRoot {
             reason: format!("ARK for {product}: not a DER X.509 certificate: {e}"),
         })?;
-        self.arks.retain(|(p, _)| *p != product);
-        self.arks.push((product, der));
+        self.arks.retain(|(p, _, _)| *p != product);
+        self.arks.push((product, der, kind));
         Ok(self)
     }
 
@@ -140,7 +193,20 @@ impl SnpRoots {
     pub fn ark(&self, product: SnpProduct) -> Option<&[u8]> {
         self.arks
             .iter()
-            .find(|(p, _)| *p == product)
-            .map(|(_, der)| der.as_slice())
+            .find(|(p, _, _)| *p == product)
+            .map(|(_, der, _)| der.as_slice())
+    }
+
+    /// What kind of root the ARK of `product` is.
+    pub fn ark_kind(&self, product: SnpProduct) -> Option<RootKind> {
+        self.arks
+            .iter()
+            .find(|(p, _, _)| *p == product)
+            .map(|(_, _, kind)| *kind)
+    }
+
+    /// Whether any ARK is a simulated one.
+    pub fn trusts_simulated(&self) -> bool {
+        self.arks.iter().any(|(_, _, k)| *k == RootKind::Simulated)
     }
 }

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use super::{SnpClaims, VcekInfo};
 use crate::verdict::Decision;
+use crate::RootKind;
 
 /// A verified SNP report's identity claims, what its VCEK certifies, and the policy decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,6 +16,10 @@ pub struct SnpVerdict {
     pub vcek: VcekInfo,
     /// Which key signed the report.
     pub signing_key: SigningKey,
+    /// The kind of ARK the chain ended in.
+    pub root: RootKind,
+    /// Verified under a simulated ARK: not hardware-backed.
+    pub simulated: bool,
     /// The policy's decision.
     pub decision: Decision,
 }
@@ -36,7 +41,7 @@ impl SnpVerdict {
             json!("snp"),
             Value::Null,
             json!([]),
-            false,
+            self.simulated,
             Value::Null,
             serde_json::to_value(&self.claims),
         );
