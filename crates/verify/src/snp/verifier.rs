@@ -9,7 +9,7 @@ use ring::signature::{UnparsedPublicKey, ECDSA_P384_SHA384_FIXED};
 use super::certs::{AmdCert, VcekInfo};
 use super::{SnpClaims, SnpCollateral, SnpProduct, SnpRoots, SnpVerdict};
 use crate::policy::Policy;
-use crate::Error;
+use crate::{Error, RootKind};
 
 fn snp_err(check: &'static str, reason: impl Into<String>) -> Error {
     Error::Snp {
@@ -34,6 +34,11 @@ impl SnpVerifier {
     /// The policy.
     pub fn policy(&self) -> &Arc<Policy> {
         &self.policy
+    }
+
+    /// The trusted ARKs.
+    pub fn roots(&self) -> &SnpRoots {
+        &self.roots
     }
 
     /// Parses and verifies `raw` (a binary report, zero padding allowed) with `collateral` at `now`.
@@ -119,15 +124,19 @@ impl SnpVerifier {
 
         let claims = SnpClaims::from_report(report, product);
         let decision = self.policy.evaluate_snp(&claims);
+        let root = self.roots.ark_kind(product).unwrap_or(RootKind::Custom);
         let verdict = SnpVerdict {
             claims,
             vcek: info,
             signing_key: report.signing_key,
+            root,
+            simulated: root == RootKind::Simulated,
             decision,
         };
         tracing::debug!(
             tee = "snp",
             %product,
+            simulated = verdict.simulated,
             accepted = verdict.is_accepted(),
             reason = verdict.decision.reason().unwrap_or(""),
             identity = %verdict.claims.summary(),
