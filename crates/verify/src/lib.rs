@@ -36,7 +36,9 @@ pub use policy::{
     TdxIdentity,
 };
 pub use roots::{RootKind, TrustRoot, TrustRoots, INTEL_SGX_ROOT_CA_DER};
-pub use snp::{SnpClaims, SnpCollateral, SnpProduct, SnpRoots, SnpVerdict, SnpVerifier};
+pub use snp::{
+    SnpClaims, SnpCollateral, SnpCollateralSource, SnpProduct, SnpRoots, SnpVerdict, SnpVerifier,
+};
 pub use verdict::{Decision, EvidenceVerdict, RejectionKind, Verdict};
 pub use verifier::Verifier;
 

@@ -12,7 +12,7 @@ use crate::collateral::{quote_fmspc, Collateral, CollateralSource};
 use crate::freshness::FreshnessPolicy;
 use crate::policy::{Policy, TcbStatus};
 use crate::roots::{RootKind, TrustRoots};
-use crate::snp::{SnpCollateral, SnpRoots, SnpVerifier};
+use crate::snp::{SnpCollateral, SnpCollateralSource, SnpRoots, SnpVerifier};
 use crate::verdict::{EvidenceVerdict, Verdict};
 use crate::Error;
 
@@ -24,6 +24,7 @@ pub struct Verifier {
     collateral: Arc<dyn CollateralSource>,
     policy: Arc<Policy>,
     snp: SnpVerifier,
+    snp_collateral: Option<Arc<dyn SnpCollateralSource>>,
 }
 
 impl core::fmt::Debug for Verifier {
@@ -48,7 +49,15 @@ impl Verifier {
             collateral,
             policy,
             snp,
+            snp_collateral: None,
         }
+    }
+
+    /// This verifier asking `source` for the VCEK and chain of SEV-SNP reports that come without
+    /// a certificate table.
+    pub fn with_snp_collateral(mut self, source: Arc<dyn SnpCollateralSource>) -> Self {
+        self.snp_collateral = Some(source);
+        self
     }
 
     /// This verifier trusting `roots` for SEV-SNP reports (AMD's ARKs by default).
@@ -73,7 +82,8 @@ impl Verifier {
 
     /// Verifies evidence of any kind at `now`: a DCAP quote as [`Verifier::verify`] does, an
     /// SEV-SNP report with the certificate table `endorsements` (VCEK / VLEK, ASK, ARK; the
-    /// RA-TLS endorsement extension or configfs-tsm `auxblob`), product from the VCEK.
+    /// RA-TLS endorsement extension or configfs-tsm `auxblob`) or, without one, the VCEK from the
+    /// [`SnpCollateralSource`]; product from the VCEK.
     ///
     /// `Err` = invalid evidence (or an SNP report without endorsements); `Ok` = valid, with the
     /// policy's decision.
@@ -86,13 +96,21 @@ impl Verifier {
         match Evidence::parse(raw)? {
             Evidence::Quote(quote) => self.verify_quote(&quote, now).map(EvidenceVerdict::Dcap),
             Evidence::Snp(report) => {
-                let table = endorsements.ok_or_else(|| Error::Snp {
-                    check: "collateral",
-                    reason: "no VCEK: the SEV-SNP report comes without a certificate table \
-                             (RA-TLS endorsement extension 2.23.133.5.4.2 / configfs-tsm auxblob)"
-                        .into(),
-                })?;
-                let collateral = SnpCollateral::from_cert_table(&CertTable::parse(table)?)?;
+                let collateral = match (endorsements, &self.snp_collateral) {
+                    (Some(table), _) => {
+                        SnpCollateral::from_cert_table(&CertTable::parse(table)?)?
+                    }
+                    (None, Some(source)) => source.snp_collateral_for(&report, now)?,
+                    (None, None) => {
+                        return Err(Error::Snp {
+                            check: "collateral",
+                            reason: "no VCEK: the SEV-SNP report comes without a certificate table \
+                                     (RA-TLS endorsement extension 2.23.133.5.4.2 / configfs-tsm \
+                                     auxblob) and no SEV-SNP collateral source (AMD KDS) is configured"
+                                .into(),
+                        })
+                    }
+                };
                 self.snp
                     .verify_report(&report, &collateral, None, now)
                     .map(EvidenceVerdict::Snp)

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use initra_evidence::Quote;
+use initra_evidence::Evidence;
 use initra_ratls::{read_certificate_pem_or_der, CertEvidence};
 use serde_json::{json, Value};
 
@@ -46,10 +46,18 @@ fn rfc3339(secs: i64) -> String {
         .unwrap_or_else(|| secs.to_string())
 }
 
-/// The report fields of a quote (the same flat claims as `initra quote verify --json`).
+/// The report fields of a quote (the same flat claims as `initra quote verify --json`), or of an
+/// SEV-SNP report (its parsed fields; the product is known only once the VCEK is verified).
 fn quote_claims(raw: &[u8]) -> Value {
-    match Quote::parse(raw) {
-        Ok(quote) => {
+    match Evidence::parse(raw) {
+        Ok(Evidence::Snp(report)) => {
+            let mut v = serde_json::to_value(&report).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut v {
+                map.insert("tee".into(), json!("snp"));
+            }
+            v
+        }
+        Ok(Evidence::Quote(quote)) => {
             let mut v = serde_json::to_value(initra_verify::Claims::from_quote(&quote))
                 .unwrap_or(Value::Null);
             if let Value::Object(map) = &mut v {
@@ -140,6 +148,13 @@ fn render(value: &Value) -> String {
                 out.push_str(&format!("  {k:<14} {}\n", s(v)));
             }
         }
+    }
+    if let Value::Object(e) = &value["endorsements"] {
+        let what = match (&e["cert_table_len"], &e["error"]) {
+            (Value::Number(n), _) => format!("SEV-SNP certificate table, {n} bytes"),
+            (_, err) => format!("undecodable: {}", s(err)),
+        };
+        out.push_str(&format!("[endorsements {}] {what}\n", s(&e["oid"])));
     }
     for bad in value["undecodable"].as_array().into_iter().flatten() {
         out.push_str(&format!("[undecodable {}] {}\n", s(&bad[0]), s(&bad[1])));

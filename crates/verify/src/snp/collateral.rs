@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use initra_evidence::snp::{CertTable, GUID_ARK, GUID_ASK, GUID_VCEK, GUID_VLEK};
+use std::time::SystemTime;
+
+use initra_evidence::snp::{CertTable, SnpReport, GUID_ARK, GUID_ASK, GUID_VCEK, GUID_VLEK};
 
 use crate::Error;
 
@@ -18,12 +20,19 @@ pub struct SnpCollateral {
     /// ASK / ASVK and, optionally, ARK (DER, any order). A missing ARK is taken from the trusted
     /// roots; a present one must equal it.
     pub chain: Vec<Vec<u8>>,
+    /// AMD's CRL of the product (DER, signed by the ARK), checked when present
+    /// ([`SnpCollateral::with_crl_file`], docs/snp.md §9).
+    pub crl: Option<Vec<u8>>,
 }
 
 impl SnpCollateral {
     /// From DER bytes.
     pub fn new(vcek: Vec<u8>, chain: Vec<Vec<u8>>) -> Self {
-        Self { vcek, chain }
+        Self {
+            vcek,
+            chain,
+            crl: None,
+        }
     }
 
     /// Reads the VCEK / VLEK (DER or PEM) and the chain (PEM with ASK then ARK, as AMD's KDS
@@ -54,6 +63,7 @@ impl SnpCollateral {
         Ok(Self {
             vcek: vcek_certs.remove(0),
             chain: chain_certs,
+            crl: None,
         })
     }
 
@@ -80,8 +90,20 @@ impl SnpCollateral {
         Ok(Self {
             vcek: vcek.to_vec(),
             chain,
+            crl: None,
         })
     }
+}
+
+/// Where the VCEK and the AMD chain of a report come from when the evidence does not carry them
+/// (no certificate table): AMD's KDS, a cache of it, an offline directory.
+pub trait SnpCollateralSource: Send + Sync {
+    /// The VCEK (for the report's chip id and reported TCB) and its chain, at `now`.
+    fn snp_collateral_for(
+        &self,
+        report: &SnpReport,
+        now: SystemTime,
+    ) -> Result<SnpCollateral, Error>;
 }
 
 /// Every certificate of a file: PEM blocks, or the file as one DER certificate.

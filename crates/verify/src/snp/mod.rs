@@ -17,7 +17,7 @@ mod verifier;
 
 pub use certs::VcekInfo;
 pub use claims::SnpClaims;
-pub use collateral::SnpCollateral;
+pub use collateral::{SnpCollateral, SnpCollateralSource};
 pub use product::{SnpProduct, SnpRoots};
 pub use verdict::SnpVerdict;
 pub use verifier::SnpVerifier;
