@@ -356,7 +356,7 @@ mod tests {
             err.contains("endorsement.tag") && err.contains("60001"),
             "{err}"
         );
-        let mut trailing = enc.clone();
+        let mut trailing = enc;
         trailing.push(0);
         assert!(decode_snp_endorsement(&trailing).is_err());
     }

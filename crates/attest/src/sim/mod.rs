@@ -11,6 +11,7 @@ mod der;
 mod files;
 mod pki;
 mod quote;
+pub mod snp;
 
 use std::path::{Path, PathBuf};
 

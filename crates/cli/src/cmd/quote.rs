@@ -58,6 +58,12 @@ pub(crate) struct VerifyArgs {
     /// The ARK must be AMD's for the product. Required for SNP reports.
     #[arg(long, value_name = "FILE")]
     chain: Option<PathBuf>,
+    /// SEV-SNP: AMD's CRL of the product (DER or PEM, from
+    /// https://kdsintf.amd.com/vcek/v1/{Milan,Genoa,Turin}/crl), signed by the ARK. When given, a
+    /// revoked ASK / ASVK or VCEK, an expired CRL or one not signed by the ARK is invalid. Without
+    /// it revocation is not checked: production deployments should give one.
+    #[arg(long, value_name = "FILE")]
+    crl: Option<PathBuf>,
     /// SEV-SNP: the expected product (default: the VCEK's productName).
     #[arg(long, value_name = "milan|genoa|turin")]
     product: Option<String>,
@@ -261,6 +267,13 @@ fn verify_inner(args: &VerifyArgs) -> Result<(Value, bool), Invalid> {
             quote.tee().with_article()
         )));
     }
+    if args.crl.is_some() {
+        return Err(invalid(anyhow::anyhow!(
+            "{}: --crl is AMD's CRL for SEV-SNP reports; this is {} quote (its CRLs come with --collateral)",
+            args.file.display(),
+            quote.tee().with_article()
+        )));
+    }
     if args.collateral.is_empty() {
         return Err(invalid(anyhow::anyhow!(
             "{}: --collateral is required to verify {} quote",
@@ -314,7 +327,12 @@ fn verify_snp(
         .map(str::parse::<SnpProduct>)
         .transpose()
         .map_err(|e| invalid(anyhow::anyhow!("--product: {e}")))?;
-    let collateral = SnpCollateral::from_files(vcek, chain).map_err(|e| invalid(e.into()))?;
+    let mut collateral = SnpCollateral::from_files(vcek, chain).map_err(|e| invalid(e.into()))?;
+    if let Some(crl) = &args.crl {
+        collateral = collateral
+            .with_crl_file(crl)
+            .map_err(|e| invalid(e.into()))?;
+    }
     let verdict = SnpVerifier::new(SnpRoots::amd(), Arc::new(policy))
         .verify_report(report, &collateral, product, now)
         .with_context(|| format!("{file}"))

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use initra_attest::sim::snp::SimSnpPlatform;
 use initra_attest::sim::{SimAttester, SimPlatform};
-use initra_attest::EnclaveIdentity;
+use initra_attest::{Attester, EnclaveIdentity};
 use initra_client::{ClientConfig, ClientIdentity, RetryPolicy, ServerTrust};
 use initra_collateral::load_policy;
 use initra_ratls::{CertOptions, RaTlsIdentity};
@@ -46,6 +47,11 @@ pub(crate) struct GetSecretArgs {
     /// Attest this client on the simulated platform in DIR.
     #[arg(long, value_name = "DIR")]
     sim: Option<PathBuf>,
+    /// Attest this client as an SEV-SNP guest of the simulated SNP platform in DIR (test VCEK and
+    /// chain, e.g. testdata/sim-snp; docs/snp.md). The server must trust DIR/ark.der
+    /// (`--snp-sim-ark`).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["sim", "identity"])]
+    sim_snp: Option<PathBuf>,
     /// This client's enclave identity JSON (with --sim); default: measured from this executable and
     /// the --ra-config file.
     #[arg(long, value_name = "FILE", requires = "sim")]
@@ -144,9 +150,15 @@ pub(crate) fn run(mut args: GetSecretArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn client_identity(args: &GetSecretArgs) -> anyhow::Result<ClientIdentity> {
+    if let Some(dir) = &args.sim_snp {
+        let platform = SimSnpPlatform::load(dir)
+            .with_context(|| format!("simulated SNP platform {}", dir.display()))?;
+        tracing::info!(measurement = %platform.options().measurement, "client identity (simulated SEV-SNP)");
+        return ratls_identity(args, &platform);
+    }
     let Some(dir) = &args.sim else {
         anyhow::bail!(
-            "no attestation backend: this client needs --sim DIR (hardware backends are used by `initra init`)"
+            "no attestation backend: this client needs --sim DIR or --sim-snp DIR (hardware backends are used by `initra init`)"
         );
     };
     let platform =
@@ -161,11 +173,16 @@ fn client_identity(args: &GetSecretArgs) -> anyhow::Result<ClientIdentity> {
     };
     tracing::info!(mr_enclave = %enclave.mr_enclave, mr_signer = %enclave.mr_signer, "client identity (simulated)");
     let attester = SimAttester::new(platform, enclave)?;
+    ratls_identity(args, &attester)
+}
+
+/// A fresh RA-TLS certificate from `attester` (or, for tests, a deliberately unbound one).
+fn ratls_identity(args: &GetSecretArgs, attester: &dyn Attester) -> anyhow::Result<ClientIdentity> {
     if args.danger_unbound_key {
-        return Ok(initra_client::danger::unbound_identity(&attester)?);
+        return Ok(initra_client::danger::unbound_identity(attester)?);
     }
-    let ra = RaTlsIdentity::generate(&attester, &CertOptions::default())
-        .context("RA-TLS certificate")?;
+    let ra =
+        RaTlsIdentity::generate(attester, &CertOptions::default()).context("RA-TLS certificate")?;
     if let (Some(cert), Some(key)) = (&args.export_cert, &args.export_key) {
         std::fs::write(cert, ra.cert_der().as_ref())
             .with_context(|| format!("writing {}", cert.display()))?;

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use initra_evidence::snp::{TcbLayout, TcbParts, TcbVersion};
 use ring::signature::{UnparsedPublicKey, RSA_PSS_2048_8192_SHA384};
-use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::prelude::{AlgorithmIdentifier, FromDer, X509Certificate};
 
 use crate::Error;
 
@@ -90,27 +90,42 @@ impl<'a> AmdCert<'a> {
                 ),
             ));
         }
-        let alg = self.cert.signature_algorithm.algorithm.to_id_string();
+        issuer.verify_pss(
+            "chain",
+            self.role,
+            &self.cert.signature_algorithm,
+            self.cert.tbs_certificate.as_ref(),
+            &self.cert.signature_value.data,
+        )
+    }
+
+    /// Checks an RSASSA-PSS SHA-384 signature made with this certificate's key over `signed`
+    /// (a certificate's or CRL's TBS bytes); errors are `SNP {check}` and name `what` was signed.
+    pub(crate) fn verify_pss(
+        &self,
+        check: &'static str,
+        what: &str,
+        algorithm: &AlgorithmIdentifier<'_>,
+        signed: &[u8],
+        signature: &[u8],
+    ) -> Result<(), Error> {
+        let alg = algorithm.algorithm.to_id_string();
         if alg != OID_RSASSA_PSS {
             return Err(snp_err(
-                "chain",
+                check,
                 format!(
-                    "{} signature algorithm: expected RSASSA-PSS ({OID_RSASSA_PSS}), got {alg}",
-                    self.role
+                    "{what} signature algorithm: expected RSASSA-PSS ({OID_RSASSA_PSS}), got {alg}"
                 ),
             ));
         }
-        UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA384, issuer.key_bits())
-            .verify(
-                self.cert.tbs_certificate.as_ref(),
-                &self.cert.signature_value.data,
-            )
+        UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA384, self.key_bits())
+            .verify(signed, signature)
             .map_err(|_| {
                 snp_err(
-                    "chain",
+                    check,
                     format!(
-                        "{} signature does not verify with the {} key (RSA-PSS SHA-384)",
-                        self.role, issuer.role
+                        "{what} signature does not verify with the {} key (RSA-PSS SHA-384)",
+                        self.role
                     ),
                 )
             })

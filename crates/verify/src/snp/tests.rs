@@ -319,3 +319,227 @@ fn secret_access_for_snp_peers() {
         "secret \"s\": access denied: secrets.s.allow[0]: tee expected sgx got snp"
     );
 }
+
+// --- The simulated SNP platform (testdata/sim-snp) and AMD CRLs -------------------------------
+
+macro_rules! sim {
+    ($p:expr) => {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/sim-snp/", $p)
+    };
+}
+
+fn sim_ark() -> Vec<u8> {
+    std::fs::read(sim!("ark.der")).unwrap()
+}
+
+fn sim_collateral() -> SnpCollateral {
+    collateral(sim!("vcek.der"), sim!("cert_chain.pem"))
+}
+
+/// Signs `report` bytes `0..0x2A0` with the test VCEK key and stores r, s as AMD does (72 bytes
+/// each, little-endian). Built here with ring rather than with `initra_attest::sim::snp` (which
+/// dev-depends on this crate); crates/attest/tests/sim_snp.rs covers that producer end to end.
+fn sign_with_sim_vcek(report: &mut [u8]) {
+    use ring::signature::{EcdsaKeyPair, ECDSA_P384_SHA384_FIXED_SIGNING};
+    let rng = ring::rand::SystemRandom::new();
+    let key = std::fs::read(sim!("vcek.key")).unwrap();
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &key, &rng).unwrap();
+    let sig = key.sign(&rng, &report[..0x2A0]).unwrap();
+    let (r, s) = sig.as_ref().split_at(48);
+    for (offset, component) in [(0x2A0, r), (0x2E8, s)] {
+        let dst = &mut report[offset..offset + 72];
+        dst.fill(0);
+        for (d, b) in dst.iter_mut().zip(component.iter().rev()) {
+            *d = *b;
+        }
+    }
+}
+
+/// The virtee report (its reported_tcb 0300000000000873 is what the test VCEK certifies) with
+/// the test chip's id and a new measurement, signed by the test VCEK.
+fn sim_report() -> Vec<u8> {
+    let (mut raw, _) = virtee();
+    let vcek = std::fs::read(sim!("vcek.der")).unwrap();
+    let cert = certs::AmdCert::parse("VCEK", &vcek).unwrap();
+    let info = VcekInfo::from_cert(&cert, SnpProduct::Milan.tcb_layout()).unwrap();
+    raw[0x1A0..0x1E0].copy_from_slice(info.hwid.as_deref().unwrap());
+    raw[0x90..0xC0].fill(0x5a);
+    sign_with_sim_vcek(&mut raw);
+    raw
+}
+
+fn sim_verifier() -> SnpVerifier {
+    let roots = SnpRoots::amd()
+        .with_ark(SnpProduct::Milan, sim_ark())
+        .unwrap();
+    SnpVerifier::new(roots, Arc::new(Policy::default()))
+}
+
+#[test]
+fn sim_report_verifies_only_under_the_test_ark() {
+    let raw = sim_report();
+    let c = sim_collateral();
+    let v = sim_verifier().verify(&raw, &c, None, at()).unwrap();
+    assert!(v.is_accepted(), "{:?}", v.decision);
+    assert_eq!(v.claims.product, SnpProduct::Milan);
+    assert_eq!(v.claims.measurement.0, [0x5a; 48]);
+    assert_eq!(v.claims.reported_tcb.to_string(), "0300000000000873");
+    assert_eq!(
+        v.vcek.hwid.as_deref().map(hex::encode).unwrap(),
+        "696e697472612d73696d2d736e702d6368697000000000000000000000000000\
+         202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    );
+    // Certificates are valid 2024-01-01 .. 2049-12-31: "now" needs no pinning.
+    assert!(sim_verifier()
+        .verify(&raw, &c, None, SystemTime::now())
+        .is_ok());
+
+    // AMD's roots only: the chain's ARK is not AMD's ARK-Milan.
+    let e = err_of(verifier(Policy::default()).verify(&raw, &c, None, at()));
+    assert_eq!(
+        e,
+        "SNP ark: the chain's ARK (ARK-Milan) is not the trusted ARK for milan (ARK-Milan)"
+    );
+    // ... and without the ARK in the chain, the ASK does not verify under AMD's ARK.
+    let ask_only = SnpCollateral::new(
+        c.vcek,
+        vec![std::fs::read(sim!("ask.der")).unwrap()],
+    );
+    let e = err_of(verifier(Policy::default()).verify(&raw, &ask_only, None, at()));
+    assert!(e.starts_with("SNP chain: ASK issuer"), "{e}");
+}
+
+#[test]
+fn sim_report_with_a_flipped_measurement_byte_fails_the_signature() {
+    let mut raw = sim_report();
+    raw[0x90] ^= 0x01;
+    let e = err_of(sim_verifier().verify(&raw, &sim_collateral(), None, at()));
+    assert_eq!(
+        e,
+        "SNP signature: report signature does not verify with the VCEK key (ECDSA P-384 SHA-384)"
+    );
+}
+
+fn with_crl(file: &str) -> SnpCollateral {
+    sim_collateral().with_crl_file(file.as_ref()).unwrap()
+}
+
+#[test]
+fn crl_without_entries_accepts() {
+    let v = sim_verifier()
+        .verify(&sim_report(), &with_crl(sim!("crl.der")), None, at())
+        .unwrap();
+    assert!(v.is_accepted());
+}
+
+#[test]
+fn crl_listing_the_ask_rejects_naming_the_serial() {
+    let e = err_of(sim_verifier().verify(
+        &sim_report(),
+        &with_crl(sim!("crl_ask_revoked.der")),
+        None,
+        at(),
+    ));
+    assert_eq!(
+        e,
+        "SNP crl: ASK SEV-Milan (serial 0x010001) is revoked: listed in the ARK's CRL since \
+         2024-01-01T00:00:00Z, reason KeyCompromise"
+    );
+}
+
+#[test]
+fn crl_listing_the_vcek_rejects_naming_the_serial() {
+    let e = err_of(sim_verifier().verify(
+        &sim_report(),
+        &with_crl(sim!("crl_vcek_revoked.der")),
+        None,
+        at(),
+    ));
+    assert!(
+        e.starts_with("SNP crl: VCEK SEV-VCEK (serial 0x0) is revoked"),
+        "{e}"
+    );
+}
+
+#[test]
+fn crl_signed_by_another_key_rejects() {
+    let e = err_of(sim_verifier().verify(
+        &sim_report(),
+        &with_crl(sim!("crl_other_key.der")),
+        None,
+        at(),
+    ));
+    assert_eq!(
+        e,
+        "SNP crl: CRL signature does not verify with the ARK key (RSA-PSS SHA-384)"
+    );
+}
+
+#[test]
+fn expired_crl_rejects_naming_next_update() {
+    // Pinned 2025-06-01: the CRL's nextUpdate is 2024-02-01.
+    let e = err_of(sim_verifier().verify(
+        &sim_report(),
+        &with_crl(sim!("crl_expired.der")),
+        None,
+        at(),
+    ));
+    assert_eq!(
+        e,
+        "SNP crl: CRL valid thisUpdate 2024-01-01T00:00:00Z .. nextUpdate 2024-02-01T00:00:00Z, \
+         verification time 2025-06-01T00:00:00Z is outside (expired)"
+    );
+    // Inside its window (2024-01-15) it is accepted.
+    let jan = SystemTime::UNIX_EPOCH + Duration::from_secs(1_705_276_800);
+    assert!(sim_verifier()
+        .verify(&sim_report(), &with_crl(sim!("crl_expired.der")), None, jan)
+        .is_ok());
+}
+
+#[test]
+fn crl_of_another_ark_rejects_naming_the_issuer() {
+    // The test ARK's CRL with AMD's chain: wrong issuer.
+    let (raw, c) = virtee();
+    let c = c.with_crl(std::fs::read(sim!("crl.der")).unwrap());
+    let e = err_of(verifier(Policy::default()).verify(&raw, &c, None, at()));
+    assert!(
+        e.starts_with("SNP crl: CRL issuer \"OU=Engineering, C=US, O=initra TEST ONLY - not AMD, CN=ARK-Milan\" is not the ARK subject"),
+        "{e}"
+    );
+}
+
+#[test]
+fn crl_file_may_be_pem_and_must_be_a_crl() {
+    let dir = tempfile::tempdir().unwrap();
+    let der = std::fs::read(sim!("crl_ask_revoked.der")).unwrap();
+    let pem = format!(
+        "-----BEGIN X509 CRL-----\n{}\n-----END X509 CRL-----\n",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &der)
+    );
+    let path = dir.path().join("crl.pem");
+    std::fs::write(&path, pem).unwrap();
+    let c = sim_collateral().with_crl_file(&path).unwrap();
+    assert_eq!(c.crl.as_deref(), Some(der.as_slice()));
+
+    let e = sim_collateral()
+        .with_crl_file(sim!("ark.der").as_ref())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("SNP crl: ") && e.contains("ark.der: not a DER X.509 CRL"),
+        "{e}"
+    );
+    let e = sim_collateral()
+        .with_crl_file(sim!("cert_chain.pem").as_ref())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.ends_with("cert_chain.pem: expected one X509 CRL PEM block, found 0"),
+        "{e}"
+    );
+    let e = sim_collateral()
+        .with_crl_file(dir.path().join("missing.crl").as_ref())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("missing.crl"), "{e}");
+}

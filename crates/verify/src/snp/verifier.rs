@@ -7,6 +7,7 @@ use initra_evidence::snp::{SigningKey, SnpReport};
 use ring::signature::{UnparsedPublicKey, ECDSA_P384_SHA384_FIXED};
 
 use super::certs::{AmdCert, VcekInfo};
+use super::crl;
 use super::{SnpClaims, SnpCollateral, SnpProduct, SnpRoots, SnpVerdict};
 use crate::policy::Policy;
 use crate::{Error, RootKind};
@@ -98,6 +99,10 @@ impl SnpVerifier {
         vcek.verify_issued_by(&intermediate)?;
         for cert in [&ark, &intermediate, &vcek] {
             cert.check_validity(now)?;
+        }
+        // Revocation: only when a CRL is given (docs/snp.md §9).
+        if let Some(crl) = &collateral.crl {
+            crl::check(crl, &ark, &[&intermediate, &vcek], now)?;
         }
 
         verify_signature(report, &vcek)?;

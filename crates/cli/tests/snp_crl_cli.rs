@@ -1,0 +1,92 @@
+//! `initra quote verify --crl`: AMD's ARK-signed CRL for SEV-SNP reports, running the real binary.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod support;
+
+use std::process::Output;
+
+use support::{code, initra, json, sample};
+
+const REPORT: &str = sample!("snp/virtee/report_milan.hex");
+const VCEK: &str = sample!("snp/virtee/vcek_milan.der");
+const CHAIN: &str = sample!("snp/virtee/cert_chain_milan.pem");
+/// Inside every sample certificate's validity.
+const AT: &str = "2025-06-01T00:00:00Z";
+/// Signed by the TEST ARK of testdata/sim-snp, not by AMD's ARK-Milan.
+const TEST_ARK_CRL: &str = sample!("sim-snp/crl.der");
+
+fn verify_with_crl(crl: &str) -> Output {
+    initra(&[
+        "quote", "verify", REPORT, "--vcek", VCEK, "--chain", CHAIN, "--crl", crl, "--at", AT,
+        "--json",
+    ])
+}
+
+fn reason(o: &Output) -> String {
+    json(o)["reason"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn crl_not_issued_by_the_chains_ark_is_invalid() {
+    // The virtee report is valid without --crl ...
+    let o = initra(&[
+        "quote", "verify", REPORT, "--vcek", VCEK, "--chain", CHAIN, "--at", AT, "--json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    // ... but a CRL from another ARK (the test ARK) is not AMD's: invalid, exit 2.
+    let o = verify_with_crl(TEST_ARK_CRL);
+    assert_eq!(code(&o), 2);
+    assert_eq!(json(&o)["verdict"], "invalid");
+    let r = reason(&o);
+    assert!(
+        r.contains("SNP crl: CRL issuer \"OU=Engineering, C=US, O=initra TEST ONLY - not AMD, CN=ARK-Milan\" is not the ARK subject"),
+        "{r}"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("SNP crl"));
+}
+
+#[test]
+fn crl_file_must_hold_a_crl() {
+    // A certificate is not a CRL.
+    let o = verify_with_crl(VCEK);
+    assert_eq!(code(&o), 2);
+    let r = reason(&o);
+    assert!(
+        r.contains("SNP crl: ") && r.contains("vcek_milan.der: not a DER X.509 CRL"),
+        "{r}"
+    );
+    // A PEM file without an X509 CRL block.
+    let o = verify_with_crl(CHAIN);
+    assert_eq!(code(&o), 2);
+    assert!(
+        reason(&o).contains("cert_chain_milan.pem: expected one X509 CRL PEM block, found 0"),
+        "{}",
+        reason(&o)
+    );
+    let o = verify_with_crl("/nonexistent/amd.crl");
+    assert_eq!(code(&o), 2);
+    assert!(
+        reason(&o).contains("/nonexistent/amd.crl"),
+        "{}",
+        reason(&o)
+    );
+}
+
+#[test]
+fn crl_is_for_snp_reports_only() {
+    let sgx = sample!("sgx/dcapqvl-sgx-v3/sgx_quote.bin");
+    let o = initra(&["quote", "verify", sgx, "--crl", TEST_ARK_CRL]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("--crl is AMD's CRL for SEV-SNP reports; this is an SGX quote"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
