@@ -65,6 +65,8 @@ pub enum Backend {
     Occlum,
     /// The simulated SGX platform: real-format quotes under a locally generated, untrusted-by-default PKI.
     Sim,
+    /// The simulated SEV-SNP platform: real-format SNP reports under a test ARK (`sim::snp`).
+    SimSnp,
     /// AMD SEV-SNP through configfs-tsm.
     Snp,
     /// Intel TDX through configfs-tsm.
@@ -78,9 +80,22 @@ impl Backend {
             Self::Gramine => "gramine",
             Self::Occlum => "occlum",
             Self::Sim => "sim",
+            Self::SimSnp => "sim-snp",
             Self::Snp => "snp",
             Self::Tdx => "tdx",
         }
+    }
+}
+
+impl Backend {
+    /// Whether the evidence is simulated (no hardware protection).
+    pub fn is_simulated(self) -> bool {
+        matches!(self, Self::Sim | Self::SimSnp)
+    }
+
+    /// Whether the evidence is an SEV-SNP report (hardware or simulated).
+    pub fn is_snp(self) -> bool {
+        matches!(self, Self::Snp | Self::SimSnp)
     }
 }
 
@@ -100,10 +115,13 @@ mod tests {
             Backend::Gramine,
             Backend::Occlum,
             Backend::Sim,
+            Backend::SimSnp,
             Backend::Snp,
             Backend::Tdx,
         ];
         let names: Vec<String> = all.iter().map(ToString::to_string).collect();
-        assert_eq!(names, ["gramine", "occlum", "sim", "snp", "tdx"]);
+        assert_eq!(names, ["gramine", "occlum", "sim", "sim-snp", "snp", "tdx"]);
+        let simulated: Vec<bool> = all.iter().map(|b| b.is_simulated()).collect();
+        assert_eq!(simulated, [false, false, true, true, false, false]);
     }
 }

@@ -38,7 +38,7 @@ fn verifier(roots: SnpRoots, policy: Policy) -> SnpVerifier {
 #[test]
 fn sim_snp_report_verifies_under_the_test_ark_only() {
     let p = platform();
-    assert_eq!(p.backend(), Backend::Snp);
+    assert_eq!(p.backend(), Backend::SimSnp);
     let raw = p.quote(&[0xab; 64]).unwrap();
     let c = collateral(&p);
     let now = SystemTime::now();

@@ -439,3 +439,65 @@ fn failed_exec_with_host_placement_leaves_nothing_behind() {
     let _ = std::fs::remove_dir_all(mount.parent().unwrap());
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// The simulated SEV-SNP platform (test ARK / ASK / VCEK).
+const SIM_SNP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/sim-snp");
+
+/// The same init, attesting as an SEV-SNP guest (`"attester": "sim-snp"`) to a server whose policy
+/// admits that guest's launch measurement: one server, one protocol, whatever the TEE.
+#[test]
+fn sev_snp_guest_init_unlocks_image_and_places_secrets() {
+    let Some((s, _port, server_id)) = setup() else {
+        return;
+    };
+    let d = &s.at.dir;
+    let measurement = "5a".repeat(48);
+    std::fs::write(
+        d.join("snp_policy.json"),
+        serde_json::json!({"identities": [{"tee": "snp", "measurement": measurement, "vmpl": 0}]})
+            .to_string(),
+    )
+    .unwrap();
+    let port = free_port();
+    let args: Vec<String> = [
+        "--policy",
+        "snp_policy.json",
+        "--snp-sim-ark",
+        &format!("{SIM_SNP}/ark.der"),
+        "--secrets",
+        "secret_config.json",
+        "--sim",
+        "sim",
+        "--collateral",
+        "sim/collateral.json",
+    ]
+    .map(String::from)
+    .to_vec();
+    let snp_server = Server::start_at(&format!("127.0.0.1:{port}"), &args, Some(d));
+    let conf = write_init_config(&s.at, "snp.json", port, &server_id, "", &collateral_file());
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&conf).unwrap()).unwrap();
+    json["initra"]["attester"] = "sim-snp".into();
+    json["initra"]["sim_dir"] = SIM_SNP.into();
+    std::fs::write(&conf, json.to_string()).unwrap();
+
+    let (code, stderr) = run_init(&s.at, "snp.json");
+    assert_eq!(code, Some(7), "init/app failed: {stderr}");
+    assert!(
+        stderr.contains("tee backend=sim-snp (SIMULATED"),
+        "{stderr}"
+    );
+    let seen = s.at.out();
+    assert_eq!(
+        std::fs::read(seen.join("image")).unwrap(),
+        b"image content\n"
+    );
+    assert_eq!(std::fs::read(seen.join("alpha")).unwrap(), s.alpha);
+    assert_eq!(std::fs::read(seen.join("beta")).unwrap(), s.beta);
+    assert!(!s.at.etc_dir().exists());
+    let log = snp_server.log();
+    assert!(
+        log.contains("tee=snp") && log.contains(&measurement) && log.contains("simulated=true"),
+        "server log lacks the SNP decision: {log}"
+    );
+}

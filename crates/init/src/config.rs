@@ -20,7 +20,7 @@ pub const KMS_SERVER_ENV: &str = "OCCLUM_INIT_RA_KMS_SERVER";
 pub const IMAGE_KEY_SECRET: &str = "image_key";
 
 /// The evidence backends `initra.attester` and `--tee` accept.
-pub const ATTESTER_NAMES: [&str; 6] = ["auto", "sim", "occlum", "gramine", "tdx", "snp"];
+pub const ATTESTER_NAMES: [&str; 7] = ["auto", "sim", "sim-snp", "occlum", "gramine", "tdx", "snp"];
 
 /// The top-level keys this reader knows; others are ignored (Occlum's reader ignores them too).
 const KNOWN_KEYS: [&str; 4] = ["kms_server", "kms_keys", "ra_config", "initra"];
@@ -57,10 +57,12 @@ pub struct KmsKey {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InitraSection {
-    /// Which TEE backend produces evidence: `auto` (default), `sim`, `occlum`, `gramine`, `tdx`, `snp`.
+    /// Which TEE backend produces evidence: `auto` (default), `sim`, `sim-snp`, `occlum`, `gramine`,
+    /// `tdx`, `snp`.
     #[serde(default)]
     pub attester: Option<String>,
-    /// Simulated platform directory (required when `attester` is `sim`).
+    /// Simulated platform directory (required when `attester` is `sim`: `initra sim init` output;
+    /// or `sim-snp`: a simulated SEV-SNP platform such as testdata/sim-snp).
     #[serde(default)]
     pub sim_dir: Option<PathBuf>,
     /// Trust root files for the server's evidence (default: Intel's production root only).
@@ -365,6 +367,8 @@ impl InitraSection {
                 collateral_grace: self.collateral_grace.clone(),
                 ..CollateralSettings::default()
             },
+            kds_url: None,
+            snp_product: None,
         }
     }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use initra_attest::sim::snp::SimSnpPlatform;
 use initra_attest::sim::{SimAttester, SimPlatform};
 use initra_attest::tee::DeviceRoots;
 use initra_attest::Attester;
@@ -162,7 +163,7 @@ fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
         Placement::Private => true,
         Placement::Host => false,
         // Only the simulated platform runs outside a TEE, where the host's disk is not private.
-        Placement::Auto => attester_name == "sim",
+        Placement::Auto => attester_name == "sim" || attester_name == "sim-snp",
     };
 
     // Namespaces are per process and unshare(CLONE_NEWNS) refuses threaded callers: enter it first.
@@ -189,7 +190,7 @@ fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
     eprintln!(
         "initra: tee backend={}{}",
         attester.backend(),
-        if attester.backend() == initra_attest::Backend::Sim {
+        if attester.backend().is_simulated() {
             " (SIMULATED: no hardware protection; accepted only by verifiers given the simulated root)"
         } else {
             ""
@@ -362,17 +363,26 @@ fn check_executable(path: &Path) -> Result<(), String> {
 }
 
 fn build_attester(config: &InitConfig, name: &str) -> Result<Box<dyn Attester>, LaunchError> {
+    let sim_dir = || {
+        config
+            .initra
+            .sim_dir
+            .as_ref()
+            .ok_or_else(|| Error::InvalidConfig {
+                path: config.source.clone(),
+                field: "initra.sim_dir".into(),
+                message: format!("required when attester is {name:?}"),
+            })
+    };
     match name {
+        "sim-snp" => {
+            let platform =
+                SimSnpPlatform::load(sim_dir()?).map_err(|e| LaunchError::Attest(e.to_string()))?;
+            tracing::info!(measurement = %platform.options().measurement, simulated = true, "simulated SEV-SNP guest identity");
+            Ok(Box::new(platform))
+        }
         "sim" => {
-            let dir = config
-                .initra
-                .sim_dir
-                .as_ref()
-                .ok_or_else(|| Error::InvalidConfig {
-                    path: config.source.clone(),
-                    field: "initra.sim_dir".into(),
-                    message: "required when attester is \"sim\"".into(),
-                })?;
+            let dir = sim_dir()?;
             let platform =
                 SimPlatform::load(dir).map_err(|e| LaunchError::Attest(e.to_string()))?;
             let exe = std::env::current_exe().map_err(|e| {

@@ -101,10 +101,12 @@ impl RaTlsIdentity {
         // into TCG DICE tagged evidence, whose report data binds SHA-256 of the claims naming the key
         // (docs/ratls.md).
         let dice_claims = match attester.backend() {
-            Backend::Tdx | Backend::Snp => Some(ratls_ext::encode_pubkey_hash_claims(
-                ratls_ext::HashAlg::Sha256,
-                spki_hash.as_ref(),
-            )),
+            Backend::Tdx | Backend::Snp | Backend::SimSnp => {
+                Some(ratls_ext::encode_pubkey_hash_claims(
+                    ratls_ext::HashAlg::Sha256,
+                    spki_hash.as_ref(),
+                ))
+            }
             _ => None,
         };
         let bound = match &dice_claims {

@@ -287,7 +287,7 @@ impl SimSnpPlatform {
 
 impl Attester for SimSnpPlatform {
     fn backend(&self) -> Backend {
-        Backend::Snp
+        Backend::SimSnp
     }
 
     fn quote(&self, report_data: &[u8; 64]) -> Result<Vec<u8>, Error> {
@@ -473,7 +473,7 @@ mod tests {
     #[test]
     fn report_parses_and_carries_report_data_and_defaults() {
         let p = SimSnpPlatform::load(&fixture()).unwrap();
-        assert_eq!(p.backend(), Backend::Snp);
+        assert_eq!(p.backend(), Backend::SimSnp);
         let data: [u8; 64] = core::array::from_fn(|i| i as u8);
         let raw = p.quote(&data).unwrap();
         assert_eq!(raw.len(), REPORT_LEN);
