@@ -38,32 +38,42 @@ impl SnpCollateral {
     /// This collateral with the CRL read from `path`: DER, or PEM (`-----BEGIN X509 CRL-----`).
     /// Fails unless the file holds one well-formed CRL.
     pub fn with_crl_file(self, path: &Path) -> Result<Self, Error> {
-        let io = |source| Error::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let len = std::fs::metadata(path).map_err(io)?.len();
-        if len > MAX_CRL_FILE {
-            return Err(crl_err(format!(
-                "{}: {len} bytes exceeds the maximum {MAX_CRL_FILE}",
-                path.display()
-            )));
-        }
-        let bytes = std::fs::read(path).map_err(io)?;
-        let der = if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
-            pem_crl(&bytes).map_err(|reason| crl_err(format!("{}: {reason}", path.display())))?
-        } else {
-            bytes
-        };
-        parse(&der).map_err(|e| match e {
-            Error::Snp { check, reason } => Error::Snp {
-                check,
-                reason: format!("{}: {reason}", path.display()),
-            },
-            other => other,
-        })?;
-        Ok(self.with_crl(der))
+        Ok(self.with_crl(read_crl_file(path)?))
     }
+}
+
+/// The CRL in `path` (DER, or one PEM `X509 CRL` block), checked to be one well-formed CRL.
+pub(crate) fn read_crl_file(path: &Path) -> Result<Vec<u8>, Error> {
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len > MAX_CRL_FILE {
+        return Err(crl_err(format!(
+            "{}: {len} bytes exceeds the maximum {MAX_CRL_FILE}",
+            path.display()
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    let der = if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        pem_crl(&bytes).map_err(|reason| crl_err(format!("{}: {reason}", path.display())))?
+    } else {
+        bytes
+    };
+    parse(&der).map_err(|e| match e {
+        Error::Snp { check, reason } => Error::Snp {
+            check,
+            reason: format!("{}: {reason}", path.display()),
+        },
+        other => other,
+    })?;
+    Ok(der)
+}
+
+/// The raw issuer name of a well-formed CRL.
+pub(crate) fn issuer_raw(der: &[u8]) -> Result<Vec<u8>, Error> {
+    Ok(parse(der)?.issuer().as_raw().to_vec())
 }
 
 /// The one `X509 CRL` PEM block of a file.

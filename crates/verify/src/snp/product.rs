@@ -104,9 +104,12 @@ impl FromStr for SnpProduct {
 
 /// The ARKs a verifier trusts, one per product: AMD's by default. Each is labelled with a
 /// [`RootKind`]: reports under a simulated ARK are labelled simulated in every verdict.
+/// An operator may add AMD's CRL for a product: the verifier then checks it for every report of
+/// that product whose collateral does not bring its own (docs/snp.md §9).
 #[derive(Clone, Debug)]
 pub struct SnpRoots {
     arks: Vec<(SnpProduct, Vec<u8>, RootKind)>,
+    crls: Vec<(SnpProduct, Vec<u8>)>,
 }
 
 impl Default for SnpRoots {
@@ -124,6 +127,7 @@ impl SnpRoots {
                 .into_iter()
                 .map(|p| (p, p.builtin_ark().to_vec(), RootKind::Amd))
                 .collect(),
+            crls: Vec::new(),
         }
     }
 
@@ -203,6 +207,39 @@ impl SnpRoots {
             .iter()
             .find(|(p, _, _)| *p == product)
             .map(|(_, _, kind)| *kind)
+    }
+
+    /// These roots with the CRL in `path` (DER or PEM) for the product whose trusted ARK issued
+    /// it (its issuer name is that ARK's subject; the signature is checked at verification).
+    pub fn with_crl_file(mut self, path: &std::path::Path) -> Result<Self, Error> {
+        let der = super::crl::read_crl_file(path)?;
+        let issuer = super::crl::issuer_raw(&der)?;
+        let product = self
+            .arks
+            .iter()
+            .find(|(_, ark, _)| {
+                X509Certificate::from_der(ark)
+                    .is_ok_and(|(_, c)| c.subject().as_raw() == issuer.as_slice())
+            })
+            .map(|(p, _, _)| *p)
+            .ok_or_else(|| Error::Snp {
+                check: "crl",
+                reason: format!(
+                    "{}: the CRL's issuer is none of the trusted ARKs (AMD's, or a simulated ARK given before the CRL)",
+                    path.display()
+                ),
+            })?;
+        self.crls.retain(|(p, _)| *p != product);
+        self.crls.push((product, der));
+        Ok(self)
+    }
+
+    /// The operator's CRL for `product` (DER), if any.
+    pub fn crl(&self, product: SnpProduct) -> Option<&[u8]> {
+        self.crls
+            .iter()
+            .find(|(p, _)| *p == product)
+            .map(|(_, der)| der.as_slice())
     }
 
     /// Whether any ARK is a simulated one.

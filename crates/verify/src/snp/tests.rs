@@ -401,10 +401,7 @@ fn sim_report_verifies_only_under_the_test_ark() {
         "SNP ark: the chain's ARK (ARK-Milan) is not the trusted ARK for milan (ARK-Milan)"
     );
     // ... and without the ARK in the chain, the ASK does not verify under AMD's ARK.
-    let ask_only = SnpCollateral::new(
-        c.vcek,
-        vec![std::fs::read(sim!("ask.der")).unwrap()],
-    );
+    let ask_only = SnpCollateral::new(c.vcek, vec![std::fs::read(sim!("ask.der")).unwrap()]);
     let e = err_of(verifier(Policy::default()).verify(&raw, &ask_only, None, at()));
     assert!(e.starts_with("SNP chain: ASK issuer"), "{e}");
 }
@@ -542,4 +539,58 @@ fn crl_file_may_be_pem_and_must_be_a_crl() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("missing.crl"), "{e}");
+}
+
+/// The operator's CRL (`SnpRoots::with_crl_file`, `--snp-crl`) applies to reports whose collateral
+/// brings none (the RA-TLS certificate table never does).
+#[test]
+fn operator_crl_in_the_roots_applies_to_every_report_of_its_product() {
+    let raw = sim_report();
+    let roots = |crl: &str| {
+        SnpRoots::amd()
+            .with_simulated_ark(sim_ark())
+            .unwrap()
+            .with_crl_file(std::path::Path::new(crl))
+            .unwrap()
+    };
+    let verify = |roots: SnpRoots| {
+        SnpVerifier::new(roots, Arc::new(Policy::default())).verify(
+            &raw,
+            &sim_collateral(),
+            None,
+            at(),
+        )
+    };
+    let ok = verify(roots(sim!("crl.der"))).unwrap();
+    assert!(ok.is_accepted() && ok.simulated);
+    let e = err_of(verify(roots(sim!("crl_ask_revoked.der"))));
+    assert!(
+        e.starts_with("SNP crl: ASK SEV-Milan (serial 0x010001) is revoked"),
+        "{e}"
+    );
+    // Both apply: the collateral's empty CRL does not mask the operator's revocation.
+    let e = err_of(
+        SnpVerifier::new(
+            roots(sim!("crl_vcek_revoked.der")),
+            Arc::new(Policy::default()),
+        )
+        .verify(
+            &raw,
+            &sim_collateral()
+                .with_crl_file(sim!("crl.der").as_ref())
+                .unwrap(),
+            None,
+            at(),
+        ),
+    );
+    assert!(e.contains("VCEK") && e.contains("revoked"), "{e}");
+    // A CRL no trusted ARK issued is refused when configured, naming the file.
+    let e = SnpRoots::amd()
+        .with_crl_file(std::path::Path::new(sim!("crl.der")))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("crl.der") && e.contains("none of the trusted ARKs"),
+        "{e}"
+    );
 }

@@ -101,7 +101,12 @@ impl SnpVerifier {
             cert.check_validity(now)?;
         }
         // Revocation: only when a CRL is given (docs/snp.md §9).
-        if let Some(crl) = &collateral.crl {
+        // Both the collateral's CRL (e.g. fetched with the VCEK) and the operator's apply: a
+        // revocation listed in either one rejects.
+        for crl in [collateral.crl.as_deref(), self.roots.crl(product)]
+            .into_iter()
+            .flatten()
+        {
             crl::check(crl, &ark, &[&intermediate, &vcek], now)?;
         }
 
