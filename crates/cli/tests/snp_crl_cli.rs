@@ -90,3 +90,59 @@ fn crl_is_for_snp_reports_only() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// A report of the simulated SNP platform, written to a temporary file.
+fn sim_report(dir: &std::path::Path) -> String {
+    use initra_attest::sim::snp::SimSnpPlatform;
+    let platform = SimSnpPlatform::load(std::path::Path::new(sample!("sim-snp"))).unwrap();
+    let raw = platform
+        .report(&initra_evidence::ReportData([7; 64]))
+        .unwrap();
+    let path = dir.join("report.bin");
+    std::fs::write(&path, raw).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn simulated_snp_report_verifies_under_its_ark_and_the_crl_decides() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = sim_report(dir.path());
+    let sim = |file: &str| format!("{}/{file}", sample!("sim-snp"));
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "quote".to_owned(),
+            "verify".into(),
+            report.clone(),
+            "--vcek".into(),
+            sim("vcek.der"),
+            "--chain".into(),
+            sim("cert_chain.pem"),
+            "--json".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        initra(&args)
+    };
+    // AMD's ARKs only: invalid, naming the ARK.
+    let o = verify(&[]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ARK"));
+    // With the simulated ARK: accepted, labelled simulated; an empty CRL changes nothing.
+    let ark = sim("ark.der");
+    let crl = sim("crl.der");
+    let o = verify(&["--snp-sim-ark", &ark, "--crl", &crl]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let j = json(&o);
+    assert_eq!(j["tee"], "snp");
+    assert_eq!(j["simulated"], true);
+    assert_eq!(j["measurement"], "5a".repeat(48));
+    // A CRL listing the ASK: invalid, naming the serial.
+    let revoked = sim("crl_ask_revoked.der");
+    let o = verify(&["--snp-sim-ark", &ark, "--crl", &revoked]);
+    assert_eq!(code(&o), 2);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("serial 0x010001") && err.contains("revoked"),
+        "{err}"
+    );
+}

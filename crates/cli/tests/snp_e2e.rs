@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use support::*;
 
@@ -35,7 +35,7 @@ fn policy(f: &Fixture, measurement: &str) -> PathBuf {
 }
 
 /// The standard server, judging clients by an initra policy instead of the SGX ra-config.
-fn server_args(f: &Fixture, policy: &PathBuf, trust_sim_ark: bool) -> Vec<String> {
+fn server_args(f: &Fixture, policy: &Path, trust_sim_ark: bool) -> Vec<String> {
     let mut a = without(&f.server_args(), "--ra-config");
     a.extend(["--policy".into(), s(policy)]);
     if trust_sim_ark {
@@ -112,5 +112,25 @@ fn simulated_snp_evidence_is_refused_unless_the_operator_trusts_its_ark() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("ARK"), "{err}");
+    assert!(!f.path("cert").exists());
+}
+
+#[test]
+fn the_operators_amd_crl_revokes_snp_clients() {
+    let f = Fixture::new();
+    let p = policy(&f, &sim_measurement());
+    let mut args = server_args(&f, &p, true);
+    args.extend([
+        "--snp-crl".into(),
+        format!("{SIM_SNP}/crl_vcek_revoked.der"),
+    ]);
+    let server = Server::start(&args);
+    let o = get_secret(
+        &client_args(&f, &server),
+        &["cert", "-o", &s(&f.path("cert"))],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("VCEK") && err.contains("revoked"), "{err}");
     assert!(!f.path("cert").exists());
 }

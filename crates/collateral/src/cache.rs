@@ -137,7 +137,7 @@ fn write_file(path: &Path, entry: &CollateralEntry) -> Result<(), Error> {
     write_atomic(path, &json)
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), Error> {
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), Error> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

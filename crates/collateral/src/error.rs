@@ -71,6 +71,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// AMD's Key Distribution Service (or a mirror) failed or answered with something other than
+    /// the VCEK, chain or CRL asked for (`docs/collateral.md`, "SEV-SNP: AMD KDS").
+    #[error("AMD KDS {url}: {reason}")]
+    Kds {
+        /// The request URL.
+        url: String,
+        /// The HTTP status, when the KDS answered with a non-2xx one (429: rate limited).
+        status: Option<u16>,
+        /// What went wrong, naming the status or field.
+        reason: String,
+    },
     /// The quote does not say which collateral it needs (no PCK chain, no SGX extension, unknown CA).
     #[error("collateral key: {reason}")]
     Key {

@@ -100,11 +100,26 @@ impl Response {
     }
 }
 
+/// Who a client talks to: the name in logs and configuration errors, and what an HTTP status
+/// means there (the hint appended to [`Error::HttpStatus`]).
+#[derive(Debug)]
+pub(crate) struct Service {
+    pub(crate) name: &'static str,
+    pub(crate) status_hint: fn(u16) -> &'static str,
+}
+
+/// A PCCS or Intel PCS (API v4).
+pub(crate) const PCCS: Service = Service {
+    name: "PCCS",
+    status_hint: pccs_status_hint,
+};
+
 /// The GET client.
 #[derive(Clone)]
 pub(crate) struct HttpClient {
     limits: HttpLimits,
     tls: Arc<rustls::ClientConfig>,
+    service: &'static Service,
 }
 
 impl HttpClient {
@@ -112,7 +127,14 @@ impl HttpClient {
         Ok(Self {
             limits,
             tls: Arc::new(tls_config(trust)?),
+            service: &PCCS,
         })
+    }
+
+    /// This client naming `service` in logs and errors.
+    pub(crate) fn for_service(mut self, service: &'static Service) -> Self {
+        self.service = service;
+        self
     }
 
     pub(crate) fn limits(&self) -> HttpLimits {
@@ -140,7 +162,7 @@ impl HttpClient {
                 return Err(err);
             }
             attempt += 1;
-            tracing::warn!(url, attempt, error = %err, retry_in = %fmt_duration(delay), "PCCS request failed; retrying");
+            tracing::warn!(url, attempt, error = %err, retry_in = %fmt_duration(delay), service = self.service.name, "request failed; retrying");
             tokio::time::sleep(delay).await;
             delay = delay.saturating_mul(2);
         }
@@ -153,7 +175,7 @@ impl HttpClient {
         };
         // A malformed URL or an unknown host does not get better by retrying: not transient.
         check_url(url).map_err(|reason| Error::Config {
-            origin: "PCCS URL".into(),
+            origin: format!("{} URL", self.service.name),
             reason,
         })?;
         let uri: Uri = url
@@ -207,7 +229,7 @@ impl HttpClient {
             ))
         })?
         .map_err(|e| Error::Config {
-            origin: format!("PCCS {url}"),
+            origin: format!("{} {url}", self.service.name),
             reason: format!("cannot resolve host {host:?}: {e}"),
         })?
         .collect();
@@ -235,9 +257,9 @@ impl HttpClient {
                 ))
             })?
             .map_err(|e| unreachable(format!("TLS handshake: {e}")))?;
-            send(url, tls, request).await
+            send(url, tls, request, self.service).await
         } else {
-            send(url, tcp, request).await
+            send(url, tcp, request, self.service).await
         }
     }
 }
@@ -246,6 +268,7 @@ async fn send<S>(
     url: &str,
     stream: S,
     request: hyper::Request<Empty<Bytes>>,
+    service: &Service,
 ) -> Result<Response, Error>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
@@ -283,7 +306,7 @@ where
         return Err(Error::HttpStatus {
             url: url.to_owned(),
             status: status.as_u16(),
-            hint: status_hint(status.as_u16(), &body),
+            hint: status_hint((service.status_hint)(status.as_u16()), &body),
         });
     }
     Ok(Response {
@@ -292,8 +315,8 @@ where
     })
 }
 
-fn status_hint(status: u16, body: &[u8]) -> String {
-    let why = match status {
+fn pccs_status_hint(status: u16) -> &'static str {
+    match status {
         404 => {
             " (not found: unknown FMSPC / CA for this PCCS, or the URL is not a PCCS v4 API base)"
         }
@@ -301,7 +324,11 @@ fn status_hint(status: u16, body: &[u8]) -> String {
         429 => " (rate limited)",
         500..=599 => " (PCCS server error; it may be unable to reach Intel PCS)",
         _ => "",
-    };
+    }
+}
+
+/// `why` followed by the start of the response body, if any.
+fn status_hint(why: &str, body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
     if text.is_empty() {
@@ -310,6 +337,35 @@ fn status_hint(status: u16, body: &[u8]) -> String {
         let snippet: String = text.chars().take(160).collect();
         format!("{why}: {snippet}")
     }
+}
+
+/// Runs `fetch` to completion from synchronous code (a rustls verifier, a CLI, a
+/// [`initra_verify::CollateralSource`]): on a private single-threaded runtime in a scoped thread, so
+/// it works inside or outside a tokio runtime. `url` names the fetch in the errors of this helper.
+pub(crate) fn block_on<T, F>(url: &str, fetch: F) -> Result<T, Error>
+where
+    T: Send,
+    F: std::future::Future<Output = Result<T, Error>> + Send,
+{
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::Unreachable {
+                    url: url.to_owned(),
+                    reason: format!("cannot start the I/O runtime: {e}"),
+                })?;
+            rt.block_on(fetch)
+        })
+        .join()
+        .unwrap_or_else(|_| {
+            Err(Error::Unreachable {
+                url: url.to_owned(),
+                reason: "fetch thread panicked".into(),
+            })
+        })
+    })
 }
 
 fn tls_config(trust: &TlsTrust) -> Result<rustls::ClientConfig, Error> {

@@ -8,6 +8,8 @@
 //! - [`SourceChain`]: sources in a configured order; [`CollateralSettings::build`] assembles one;
 //! - [`FreshnessChecked`]: applies a [`FreshnessPolicy`] (max age, explicit grace) at the
 //!   verification time;
+//! - [`KdsSource`]: the VCEK, chain and CRL of SEV-SNP reports without a certificate table, from
+//!   AMD's KDS ([`KdsClient`]) through a [`KdsCache`];
 //! - [`VerifierSettings::build`]: the one verifier set-up (roots, collateral, statuses) that the
 //!   server, `initra get-secret` and `initra init` share.
 
@@ -41,6 +43,9 @@ mod entry;
 mod error;
 pub mod freshness;
 pub mod http;
+pub mod kds;
+pub mod kds_cache;
+pub mod kds_source;
 pub mod key;
 pub mod pccs;
 pub mod qcnl;
@@ -58,6 +63,9 @@ pub use entry::{CollateralEntry, ReadyEntry};
 pub use error::Error;
 pub use freshness::{FreshnessChecked, FreshnessError, FreshnessPolicy};
 pub use http::{HttpLimits, TlsTrust};
+pub use kds::{KdsClient, KdsConfig, VcekKey, AMD_KDS_URL};
+pub use kds_cache::{CachedCrl, KdsCache};
+pub use kds_source::KdsSource;
 pub use key::{CollateralKey, Fmspc, PckCa};
 pub use pccs::{PccsClient, PccsConfig};
 pub use qcnl::{resolve_pccs, ResolvedPccs, UrlOrigin};

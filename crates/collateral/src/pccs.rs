@@ -186,25 +186,7 @@ impl PccsClient {
     /// [`PccsClient::fetch`] from synchronous code (a rustls verifier, a CLI): runs on a private
     /// single-threaded runtime in a scoped thread, so it works inside or outside a tokio runtime.
     pub fn fetch_blocking(&self, key: &CollateralKey) -> Result<QuoteCollateralV3, Error> {
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| Error::Unreachable {
-                        url: self.base.clone(),
-                        reason: format!("cannot start the I/O runtime: {e}"),
-                    })?;
-                rt.block_on(self.fetch(key))
-            })
-            .join()
-            .unwrap_or_else(|_| {
-                Err(Error::Unreachable {
-                    url: self.base.clone(),
-                    reason: "fetch thread panicked".into(),
-                })
-            })
-        })
+        crate::http::block_on(&self.base, self.fetch(key))
     }
 
     async fn root_ca_crl(&self, pck_crl_chain: &str) -> Result<Vec<u8>, Error> {

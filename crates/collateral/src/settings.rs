@@ -9,13 +9,16 @@ use std::time::{Duration, SystemTime};
 
 use initra_evidence::Quote;
 use initra_verify::{
-    quote_fmspc, Collateral, CollateralSource, Policy, RootKind, SnpRoots, StaticCollateral,
-    TcbStatus, TrustRoots, Verifier,
+    quote_fmspc, Collateral, CollateralSource, Policy, RootKind, SnpProduct, SnpRoots,
+    StaticCollateral, TcbStatus, TrustRoots, Verifier,
 };
 use serde::Deserialize;
 
 use crate::config::CollateralSettings;
 use crate::freshness::{FreshnessChecked, FreshnessPolicy};
+use crate::kds::{KdsClient, KdsConfig};
+use crate::kds_cache::KdsCache;
+use crate::kds_source::KdsSource;
 use crate::source::SourceChain;
 use crate::Error;
 
@@ -36,6 +39,10 @@ pub struct VerifierSettings {
     /// under them are accepted and labelled simulated; without one only AMD's ARKs are trusted.
     #[serde(default)]
     pub snp_simulated_arks: Vec<PathBuf>,
+    /// AMD CRLs (`--snp-crl`, DER or PEM), each filed under the product whose trusted ARK issued
+    /// it and checked for every SEV-SNP report of that product (docs/snp.md §9).
+    #[serde(default)]
+    pub snp_crls: Vec<PathBuf>,
     /// Collateral files (dcap-qvl JSON layout, `--collateral`), asked before the other sources.
     #[serde(default)]
     pub collateral_files: Vec<PathBuf>,
@@ -45,6 +52,15 @@ pub struct VerifierSettings {
     /// PCCS, cache, bundles and the freshness policy.
     #[serde(default)]
     pub collateral: CollateralSettings,
+    /// AMD KDS base URL (`--kds-url`, e.g. `https://kdsintf.amd.com`): SEV-SNP reports without a
+    /// certificate table get their VCEK, chain and CRL from it (cached under
+    /// `collateral.cache_dir`/kds). Unset: no network, and such reports are refused.
+    #[serde(default)]
+    pub kds_url: Option<String>,
+    /// The SEV-SNP product (`milan`, `genoa`, `turin`) of reports that do not name it (version 2
+    /// reports have no CPUID fields), to fetch their VCEK from the KDS.
+    #[serde(default)]
+    pub snp_product: Option<String>,
 }
 
 impl VerifierSettings {
@@ -63,14 +79,51 @@ impl VerifierSettings {
             max_age: None,
             grace: freshness.grace,
         })?;
-        Ok(Verifier::new(roots, collateral, Arc::new(policy)).with_snp_roots(self.snp_roots()?))
+        let verifier =
+            Verifier::new(roots, collateral, Arc::new(policy)).with_snp_roots(self.snp_roots()?);
+        Ok(match self.kds_source()? {
+            Some(kds) => verifier.with_snp_collateral(Arc::new(kds)),
+            None => verifier,
+        })
     }
 
-    /// AMD's ARKs plus the configured simulated ones.
+    /// The KDS source of [`VerifierSettings::kds_url`] (cached in `collateral.cache_dir`/kds when
+    /// set), `None` without a URL.
+    pub fn kds_source(&self) -> Result<Option<KdsSource>, Error> {
+        let product = self
+            .snp_product
+            .as_deref()
+            .map(str::parse::<SnpProduct>)
+            .transpose()
+            .map_err(|reason| Error::Config {
+                origin: "snp_product".into(),
+                reason,
+            })?;
+        let Some(url) = &self.kds_url else {
+            return Ok(None);
+        };
+        let client = KdsClient::new(&KdsConfig::new(url.trim())).map_err(|e| match e {
+            Error::Config { reason, .. } => Error::Config {
+                origin: "kds_url".into(),
+                reason,
+            },
+            other => other,
+        })?;
+        let cache = match &self.collateral.cache_dir {
+            Some(dir) => KdsCache::persistent(dir.join("kds"))?,
+            None => KdsCache::in_memory(),
+        };
+        Ok(Some(KdsSource::new(client, cache).with_product(product)))
+    }
+
+    /// AMD's ARKs plus the configured simulated ones, with the configured CRLs.
     pub fn snp_roots(&self) -> Result<SnpRoots, Error> {
         let mut roots = SnpRoots::amd();
         for path in &self.snp_simulated_arks {
             roots = roots.with_simulated_ark_file(path)?;
+        }
+        for path in &self.snp_crls {
+            roots = roots.with_crl_file(path)?;
         }
         Ok(roots)
     }

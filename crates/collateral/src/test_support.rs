@@ -1,7 +1,8 @@
 //! Test support (feature `test-support`, not part of the API): a fake PCCS on 127.0.0.1 (std
 //! `TcpListener`, one thread per connection, optional TLS) serving one platform's collateral on
-//! the v4 endpoints with the real headers, counting requests. Used by this crate's tests and by
-//! the CLI end-to-end tests.
+//! the v4 endpoints with the real headers, counting requests; and a fake AMD KDS ([`FakeKds`])
+//! serving VCEKs, chains and CRLs of `testdata/sim-snp` and `testdata/snp/virtee`. Used by this
+//! crate's tests and by the CLI end-to-end tests.
 
 #![allow(
     missing_docs,
@@ -110,33 +111,15 @@ pub struct FakePccs {
 impl FakePccs {
     /// Serves `responses` over plain HTTP, or HTTPS with `tls`.
     pub fn start(responses: Responses, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
         let hits = Arc::new(Mutex::new(Vec::new()));
         let behaviour = Arc::new(Mutex::new(Behaviour::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let with_tls = tls.is_some();
-        let responses = Arc::new(responses);
-        let (h, b, s) = (hits.clone(), behaviour.clone(), stop.clone());
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if s.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(conn) = conn else { continue };
-                let (h, b, t, r) = (h.clone(), b.clone(), tls.clone(), responses.clone());
-                std::thread::spawn(move || {
-                    let _ = match t {
-                        Some(cfg) => {
-                            let Ok(tls) = rustls::ServerConnection::new(cfg) else {
-                                return;
-                            };
-                            serve(rustls::StreamOwned::new(tls, conn), &h, &b, &r)
-                        }
-                        None => serve(conn, &h, &b, &r),
-                    };
-                });
-            }
+        let b = behaviour.clone();
+        let addr = spawn_server(tls, hits.clone(), stop.clone(), move |path| {
+            let b = b.lock().unwrap().clone();
+            std::thread::sleep(b.delay);
+            route(path, &b, &responses)
         });
         Self {
             addr,
@@ -193,11 +176,44 @@ pub fn dead_url() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// Listens on 127.0.0.1 (a free port) and answers each request with `handler(path)` (path with
+/// query), recording the path in `hits`, one thread per connection, until `stop`.
+fn spawn_server(
+    tls: Option<Arc<rustls::ServerConfig>>,
+    hits: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    handler: impl Fn(&str) -> Reply + Send + Sync + 'static,
+) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handler = Arc::new(handler);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(conn) = conn else { continue };
+            let (h, t, f) = (hits.clone(), tls.clone(), handler.clone());
+            std::thread::spawn(move || {
+                let _ = match t {
+                    Some(cfg) => {
+                        let Ok(tls) = rustls::ServerConnection::new(cfg) else {
+                            return;
+                        };
+                        serve(rustls::StreamOwned::new(tls, conn), &h, &*f)
+                    }
+                    None => serve(conn, &h, &*f),
+                };
+            });
+        }
+    });
+    addr
+}
+
 fn serve<S: Read + Write>(
     stream: S,
     hits: &Mutex<Vec<String>>,
-    behaviour: &Mutex<Behaviour>,
-    responses: &Responses,
+    handler: &dyn Fn(&str) -> Reply,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
@@ -214,9 +230,7 @@ fn serve<S: Read + Write>(
         .unwrap_or("/")
         .to_owned();
     hits.lock().unwrap().push(path.clone());
-    let b = behaviour.lock().unwrap().clone();
-    std::thread::sleep(b.delay);
-    let (status, headers, body) = route(&path, &b, responses);
+    let (status, headers, body) = handler(&path);
     let mut stream = reader.into_inner();
     let mut head = format!(
         "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
@@ -256,9 +270,18 @@ fn header(pem: &str) -> String {
     utf8_percent_encode(pem, NON_ALPHANUMERIC).to_string()
 }
 
-type Reply = (&'static str, Vec<(&'static str, String)>, Vec<u8>);
+type Reply = (String, Vec<(&'static str, String)>, Vec<u8>);
 
 fn route(path: &str, b: &Behaviour, r: &Responses) -> Reply {
+    let (status, headers, body) = pccs_route(path, b, r);
+    (status.to_owned(), headers, body)
+}
+
+fn pccs_route(
+    path: &str,
+    b: &Behaviour,
+    r: &Responses,
+) -> (&'static str, Vec<(&'static str, String)>, Vec<u8>) {
     let (p, query) = path.split_once('?').unwrap_or((path, ""));
     let tee = r.tee.to_string();
     let tcb = format!("/{tee}/certification/v4/tcb");
@@ -302,5 +325,151 @@ fn route(path: &str, b: &Behaviour, r: &Responses) -> Reply {
             ("200 OK", vec![], encode_crl(&r.root_crl_der, b.root_crl))
         }
         _ => ("404 Not Found", vec![], Vec::new()),
+    }
+}
+
+/// The sample files the fake KDS serves.
+pub const SIM_SNP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/sim-snp");
+pub const VIRTEE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/snp/virtee");
+
+/// The hwID (= chip_id) of the simulated SNP platform (testdata/sim-snp/README.md).
+pub const SIM_SNP_HWID: &str = "696e697472612d73696d2d736e702d6368697000000000000000000000000000\
+                                202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f";
+/// The chip_id of `testdata/snp/virtee/report_milan.hex`.
+pub const VIRTEE_MILAN_HWID: &str = "d49554ec717f4e5b0fe6b143bcf0405bd7ae304727edf46603f2a76aef6a3abc\
+                                     15d7af38db757039029f0efacfd08e244324884738c72b082e2f87a44d541eb6";
+/// The TCB query of both samples (reported_tcb 0300000000000873).
+pub const MILAN_TCB_QUERY: &str = "blSPL=03&teeSPL=00&snpSPL=08&ucodeSPL=115";
+
+/// What the fake KDS serves: path (with query) → body.
+#[derive(Clone, Debug, Default)]
+pub struct KdsFiles {
+    routes: std::collections::HashMap<String, Vec<u8>>,
+}
+
+impl KdsFiles {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `GET /vcek/v1/{product}/{hwid}?{query}` → `der`.
+    pub fn vcek(mut self, product: &str, hwid: &str, query: &str, der: Vec<u8>) -> Self {
+        self.routes
+            .insert(format!("/vcek/v1/{product}/{hwid}?{query}"), der);
+        self
+    }
+
+    /// `GET /vcek/v1/{product}/cert_chain` → `pem`.
+    pub fn cert_chain(mut self, product: &str, pem: Vec<u8>) -> Self {
+        self.routes
+            .insert(format!("/vcek/v1/{product}/cert_chain"), pem);
+        self
+    }
+
+    /// `GET /vcek/v1/{product}/crl` → `der`.
+    pub fn crl(mut self, product: &str, der: Vec<u8>) -> Self {
+        self.routes.insert(format!("/vcek/v1/{product}/crl"), der);
+        self
+    }
+
+    /// The simulated platform (Milan): its VCEK, chain and empty CRL.
+    pub fn sim_snp() -> Self {
+        let f = |n: &str| std::fs::read(format!("{SIM_SNP_DIR}/{n}")).unwrap();
+        Self::new()
+            .vcek("Milan", SIM_SNP_HWID, MILAN_TCB_QUERY, f("vcek.der"))
+            .cert_chain("Milan", f("cert_chain.pem"))
+            .crl("Milan", f("crl.der"))
+    }
+
+    /// The virtee Milan sample: its VCEK and AMD's chain (no CRL: AMD's is not in testdata).
+    pub fn virtee_milan() -> Self {
+        let f = |n: &str| std::fs::read(format!("{VIRTEE_DIR}/{n}")).unwrap();
+        Self::new()
+            .vcek(
+                "Milan",
+                VIRTEE_MILAN_HWID,
+                MILAN_TCB_QUERY,
+                f("vcek_milan.der"),
+            )
+            .cert_chain("Milan", f("cert_chain_milan.pem"))
+    }
+
+    /// Both route sets.
+    pub fn merge(mut self, other: KdsFiles) -> Self {
+        self.routes.extend(other.routes);
+        self
+    }
+}
+
+/// What the fake KDS does besides serving its files.
+#[derive(Clone, Debug, Default)]
+pub struct KdsBehaviour {
+    /// Answer every request with this status (and an empty body), e.g. 429 or 404.
+    pub status: Option<u16>,
+    /// Answer 200 with an HTML error page instead of the file.
+    pub garbage: bool,
+    pub delay: Duration,
+}
+
+/// A fake AMD KDS on 127.0.0.1 (HTTP), recording every request path.
+pub struct FakeKds {
+    pub addr: SocketAddr,
+    hits: Arc<Mutex<Vec<String>>>,
+    behaviour: Arc<Mutex<KdsBehaviour>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl FakeKds {
+    pub fn start(files: KdsFiles) -> Self {
+        let hits = Arc::new(Mutex::new(Vec::new()));
+        let behaviour = Arc::new(Mutex::new(KdsBehaviour::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let b = behaviour.clone();
+        let addr = spawn_server(None, hits.clone(), stop.clone(), move |path| {
+            let b = b.lock().unwrap().clone();
+            std::thread::sleep(b.delay);
+            if let Some(status) = b.status {
+                return (format!("{status} Status"), vec![], Vec::new());
+            }
+            match files.routes.get(path) {
+                Some(_) if b.garbage => (
+                    "200 OK".into(),
+                    vec![],
+                    b"<html>502 proxy error</html>".to_vec(),
+                ),
+                Some(body) => ("200 OK".into(), vec![], body.clone()),
+                None => ("404 Not Found".into(), vec![], Vec::new()),
+            }
+        });
+        Self {
+            addr,
+            hits,
+            behaviour,
+            stop,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.addr.port())
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.lock().unwrap().len()
+    }
+
+    pub fn paths(&self) -> Vec<String> {
+        self.hits.lock().unwrap().clone()
+    }
+
+    pub fn set(&self, f: impl FnOnce(&mut KdsBehaviour)) {
+        f(&mut self.behaviour.lock().unwrap());
+    }
+}
+
+impl Drop for FakeKds {
+    fn drop(&mut self) {
+        if !self.stop.swap(true, Ordering::SeqCst) {
+            let _ = TcpStream::connect(self.addr);
+        }
     }
 }

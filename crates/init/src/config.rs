@@ -356,6 +356,7 @@ impl InitraSection {
             // An SEV-SNP server is verified under AMD's ARKs; the simulated SNP platform is a
             // test fixture for workloads, not for servers.
             snp_simulated_arks: Vec::new(),
+            snp_crls: Vec::new(),
             collateral_files: self.collateral.clone(),
             accept_tcb_status: self.accept_tcb_status.clone(),
             collateral: CollateralSettings {

@@ -106,7 +106,8 @@ impl Verifier {
                             check: "collateral",
                             reason: "no VCEK: the SEV-SNP report comes without a certificate table \
                                      (RA-TLS endorsement extension 2.23.133.5.4.2 / configfs-tsm \
-                                     auxblob) and no SEV-SNP collateral source (AMD KDS) is configured"
+                                     auxblob) and no SEV-SNP collateral source is configured (AMD KDS: \
+                                     `--kds-url` / `kds_url`)"
                                 .into(),
                         })
                     }

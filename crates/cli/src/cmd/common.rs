@@ -19,6 +19,10 @@ pub(crate) struct VerifierArgs {
     /// without it only AMD's ARKs are trusted; repeatable.
     #[arg(long, value_name = "FILE")]
     snp_sim_ark: Vec<PathBuf>,
+    /// AMD's CRL for an SEV-SNP product (DER or PEM, `https://kdsintf.amd.com/vcek/v1/Milan/crl`),
+    /// checked for every SNP report of that product; repeatable.
+    #[arg(long, value_name = "FILE")]
+    snp_crl: Vec<PathBuf>,
     /// Collateral file (dcap-qvl JSON layout), asked before the other sources; repeatable.
     #[arg(long, value_name = "FILE")]
     collateral: Vec<PathBuf>,
@@ -28,6 +32,11 @@ pub(crate) struct VerifierArgs {
     /// PCCS / Intel PCS base URL; default: $PCCS_URL, else pccs_url of /etc/sgx_default_qcnl.conf.
     #[arg(long, value_name = "URL", value_parser = url_text)]
     pccs_url: Option<String>,
+    /// AMD KDS base URL (e.g. https://kdsintf.amd.com): SEV-SNP reports without a certificate
+    /// table get their VCEK, chain and CRL from it (cached in --collateral-cache). Without it such
+    /// reports are refused.
+    #[arg(long, value_name = "URL", value_parser = url_text)]
+    kds_url: Option<String>,
     /// CA certificates (PEM) for the PCCS's TLS certificate (e.g. a self-signed PCCS).
     #[arg(long, value_name = "PEM")]
     pccs_ca: Option<PathBuf>,
@@ -53,6 +62,7 @@ impl VerifierArgs {
             trust_roots: self.root,
             simulated_roots: self.sim_root,
             snp_simulated_arks: self.snp_sim_ark,
+            snp_crls: self.snp_crl,
             collateral_files: self.collateral,
             accept_tcb_status: self.accept_status,
             collateral: CollateralSettings {
@@ -64,6 +74,8 @@ impl VerifierArgs {
                 collateral_grace: self.collateral_grace,
                 ..CollateralSettings::default()
             },
+            kds_url: self.kds_url,
+            snp_product: None,
         }
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::Context;
+use initra_collateral::{KdsCache, KdsClient, KdsConfig, KdsSource};
 use initra_evidence::input::decode_evidence;
 use initra_evidence::quote::{Quote, QuoteBody};
 use initra_evidence::snp::{looks_like_snp_report, SnpReport};
@@ -24,8 +25,8 @@ pub(crate) enum QuoteCmd {
     /// Print every field of an SGX / TDX quote or an SEV-SNP report (binary, or hex with or
     /// without 0x).
     Inspect(InspectArgs),
-    /// Verify a quote (against --collateral) or an SEV-SNP report (against --vcek and --chain)
-    /// and decide with a policy.
+    /// Verify a quote (against --collateral) or an SEV-SNP report (against --vcek and --chain,
+    /// or what --kds-url serves) and decide with a policy.
     ///
     /// Exit status: 0 accepted, 1 rejected by policy, 2 invalid evidence / collateral or error.
     // Boxed: its many flags would make every `QuoteCmd` as large as this variant.
@@ -64,13 +65,26 @@ pub(crate) struct VerifyArgs {
     /// it revocation is not checked: production deployments should give one.
     #[arg(long, value_name = "FILE")]
     crl: Option<PathBuf>,
-    /// SEV-SNP: the expected product (default: the VCEK's productName).
+    /// SEV-SNP: the expected product (default: the VCEK's productName). With --kds-url, the
+    /// product of reports without CPUID fields (version 2).
     #[arg(long, value_name = "milan|genoa|turin")]
     product: Option<String>,
+    /// SEV-SNP without --vcek / --chain: fetch the VCEK, the ASK + ARK chain and AMD's CRL from
+    /// this AMD KDS (e.g. https://kdsintf.amd.com).
+    #[arg(long, value_name = "URL", value_parser = crate::cmd::common::url_text)]
+    kds_url: Option<String>,
+    /// SEV-SNP with --kds-url: do not fetch AMD's CRL (revocation of the ASK / VCEK is then not
+    /// checked).
+    #[arg(long, requires = "kds_url")]
+    no_kds_crl: bool,
     /// Trust this root CA certificate (DER or PEM) instead of Intel's; repeatable. A root whose
     /// subject says SIMULATED marks results `simulated`.
     #[arg(long)]
     root: Vec<PathBuf>,
+    /// SEV-SNP: also trust the simulated SNP platform's ARK (e.g. testdata/sim-snp/ark.der);
+    /// results under it are `simulated`.
+    #[arg(long, value_name = "FILE")]
+    snp_sim_ark: Vec<PathBuf>,
     /// Verify as of this time (RFC 3339, e.g. 2025-07-01T00:00:00Z) instead of now.
     #[arg(long, value_name = "RFC3339")]
     at: Option<String>,
@@ -260,16 +274,28 @@ fn verify_inner(args: &VerifyArgs) -> Result<(Value, bool), Invalid> {
         Evidence::Snp(report) => return verify_snp(args, &report, policy, now),
         Evidence::Quote(q) => q,
     };
-    if args.vcek.is_some() || args.chain.is_some() || args.product.is_some() {
+    // SEV-SNP-only flags on a DCAP quote: say which and what to use instead.
+    let snp_only = [
+        (
+            args.vcek.is_some() || args.chain.is_some() || args.product.is_some(),
+            "--vcek, --chain and --product are",
+            "use --collateral",
+        ),
+        (args.kds_url.is_some(), "--kds-url is", "use --collateral"),
+        (
+            args.crl.is_some(),
+            "--crl is AMD's CRL",
+            "its CRLs come with --collateral",
+        ),
+        (
+            !args.snp_sim_ark.is_empty(),
+            "--snp-sim-ark is",
+            "use --root for SGX / TDX roots",
+        ),
+    ];
+    if let Some((_, what, instead)) = snp_only.iter().find(|(given, _, _)| *given) {
         return Err(invalid(anyhow::anyhow!(
-            "{}: --vcek, --chain and --product are for SEV-SNP reports; this is {} quote (use --collateral)",
-            args.file.display(),
-            quote.tee().with_article()
-        )));
-    }
-    if args.crl.is_some() {
-        return Err(invalid(anyhow::anyhow!(
-            "{}: --crl is AMD's CRL for SEV-SNP reports; this is {} quote (its CRLs come with --collateral)",
+            "{}: {what} for SEV-SNP reports; this is {} quote ({instead})",
             args.file.display(),
             quote.tee().with_article()
         )));
@@ -316,28 +342,62 @@ fn verify_snp(
             "{file}: --collateral and --root are for SGX / TDX quotes; this is an SEV-SNP report (use --vcek and --chain)"
         )));
     }
-    let (Some(vcek), Some(chain)) = (&args.vcek, &args.chain) else {
-        return Err(invalid(anyhow::anyhow!(
-            "{file}: an SEV-SNP report needs --vcek FILE and --chain FILE (ASK + ARK)"
-        )));
-    };
     let product = args
         .product
         .as_deref()
         .map(str::parse::<SnpProduct>)
         .transpose()
         .map_err(|e| invalid(anyhow::anyhow!("--product: {e}")))?;
-    let mut collateral = SnpCollateral::from_files(vcek, chain).map_err(|e| invalid(e.into()))?;
-    if let Some(crl) = &args.crl {
-        collateral = collateral
-            .with_crl_file(crl)
+    let collateral = match (&args.vcek, &args.chain, &args.kds_url) {
+        (Some(vcek), Some(chain), None) => {
+            SnpCollateral::from_files(vcek, chain).map_err(|e| invalid(e.into()))?
+        }
+        (None, None, Some(url)) => {
+            kds_collateral(url, report, product, !args.no_kds_crl, now).map_err(invalid)?
+        }
+        (_, _, Some(_)) => {
+            return Err(invalid(anyhow::anyhow!(
+                "{file}: --kds-url fetches the VCEK and chain; give it without --vcek and --chain"
+            )))
+        }
+        _ => {
+            return Err(invalid(anyhow::anyhow!(
+                "{file}: an SEV-SNP report needs --vcek FILE and --chain FILE (ASK + ARK), or \
+                 --kds-url URL to fetch them from AMD's KDS"
+            )))
+        }
+    };
+    let collateral = match &args.crl {
+        Some(path) => collateral
+            .with_crl_file(path)
+            .map_err(|e| invalid(e.into()))?,
+        None => collateral,
+    };
+    let mut roots = SnpRoots::amd();
+    for ark in &args.snp_sim_ark {
+        roots = roots
+            .with_simulated_ark_file(ark)
             .map_err(|e| invalid(e.into()))?;
     }
-    let verdict = SnpVerifier::new(SnpRoots::amd(), Arc::new(policy))
+    let verdict = SnpVerifier::new(roots, Arc::new(policy))
         .verify_report(report, &collateral, product, now)
         .with_context(|| format!("{file}"))
         .map_err(invalid)?;
     Ok((verdict.to_json(), verdict.is_accepted()))
+}
+
+/// The VCEK, chain and (unless `crl` is off) CRL of `report` from the KDS at `url`, uncached.
+fn kds_collateral(
+    url: &str,
+    report: &SnpReport,
+    product: Option<SnpProduct>,
+    crl: bool,
+    now: SystemTime,
+) -> anyhow::Result<SnpCollateral> {
+    let client = KdsClient::new(&KdsConfig::new(url)).context("--kds-url")?;
+    let source = KdsSource::new(client, KdsCache::in_memory()).with_product(product);
+    let source = if crl { source } else { source.without_crl() };
+    Ok(source.collateral(report, now)?)
 }
 
 fn build_policy(args: &VerifyArgs) -> anyhow::Result<Policy> {
