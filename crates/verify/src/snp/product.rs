@@ -140,16 +140,11 @@ impl SnpRoots {
     /// These roots with the simulated SNP platform's ARK `der` (`docs/simulated-platform.md`),
     /// for the product its subject names (`CN=ARK-Milan`): reports under it are labelled simulated.
     pub fn with_simulated_ark(self, der: Vec<u8>) -> Result<Self, Error> {
-        let (_, cert) = X509Certificate::from_der(&der).map_err(|e| Error::TrustRoot {
-            reason: format!("simulated ARK: not a DER X.509 certificate: {e}"),
-        })?;
-        let cn = cert
-            .subject()
-            .iter_common_name()
-            .next()
-            .and_then(|cn| cn.as_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let cn = super::certs::AmdCert::parse("simulated ARK", &der)
+            .map_err(|e| Error::TrustRoot {
+                reason: e.to_string(),
+            })?
+            .common_name();
         let product = cn
             .strip_prefix("ARK-")
             .and_then(SnpProduct::from_product_name)
