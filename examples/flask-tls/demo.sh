@@ -25,7 +25,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 EX="$ROOT/examples/flask-tls"
 OUT="$ROOT/demo-out"
 VENV="$EX/.venv"
-INITRA="${INITRA:-$ROOT/target/debug/initra}"
+INITRA="${INITRA:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/initra}"
 SERVER_PORT="${INITRA_DEMO_SERVER_PORT:-50051}"
 FLASK_PORT=4996
 # Where the unlocked image appears inside init's private namespace (never on the host's disk).

@@ -57,10 +57,12 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A file every simulated platform has is missing.
-    #[error("{path}: missing ({what}); is {dir} a directory made by `initra sim init`?")]
+    #[error("{path}: missing ({what}); is {dir} a directory made by {made_by}?")]
     MissingFile {
         /// The missing file.
         path: PathBuf,
+        /// What makes such directories (`initra sim init`, testdata/sim-snp/generate.sh).
+        made_by: &'static str,
         /// What it holds.
         what: &'static str,
         /// The platform directory.

@@ -72,7 +72,7 @@ fn sim_snp_report_verifies_under_the_test_ark_only() {
         .to_string();
     assert_eq!(
         e,
-        "SNP ark: the chain's ARK (ARK-Milan) is not the trusted ARK for milan (ARK-Milan)"
+        "SNP ark: the chain's ARK (OU=Engineering, C=US, O=initra TEST ONLY - not AMD, CN=ARK-Milan) is none of the trusted ARKs for milan: OU=Engineering, C=US, L=Santa Clara, ST=CA, O=Advanced Micro Devices, CN=ARK-Milan (Amd); a simulated platform's ARK is trusted only when given (--snp-sim-ark)"
     );
 }
 

@@ -501,3 +501,32 @@ fn sev_snp_guest_init_unlocks_image_and_places_secrets() {
         "server log lacks the SNP decision: {log}"
     );
 }
+
+/// A simulated SNP platform directory without its files: a configuration error naming the field
+/// and what makes such directories, before anything is attested or launched.
+#[test]
+fn sim_snp_dir_without_its_files_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let conf = serde_json::json!({
+        "kms_server": "127.0.0.1:1",
+        "kms_keys": [],
+        "ra_config": {},
+        "initra": {"attester": "sim-snp", "sim_dir": "empty", "command": ["/bin/true"]}
+    });
+    std::fs::write(dir.path().join("init.json"), conf.to_string()).unwrap();
+    let out = Command::new(INITRA)
+        .args(["init", "--placement", "host", "--config", "init.json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("init.json")
+            && stderr.contains("initra.sim_dir")
+            && stderr.contains("vcek.der")
+            && stderr.contains("generate.sh"),
+        "{stderr}"
+    );
+}

@@ -80,6 +80,10 @@ fn snp_guest_gets_its_secret_and_is_denied_the_others() {
     let log = server.log();
     assert!(log.contains(&sim_measurement()), "{log}");
     assert!(log.contains("simulated=true"), "{log}");
+    assert!(
+        log.contains("product=milan") && log.contains("reported_tcb=0300000000000873"),
+        "the audit record carries the SNP identity: {log}"
+    );
 }
 
 #[test]
@@ -113,6 +117,11 @@ fn simulated_snp_evidence_is_refused_unless_the_operator_trusts_its_ark() {
     let err = stderr(&o);
     assert!(err.contains("ARK"), "{err}");
     assert!(!f.path("cert").exists());
+    assert!(
+        server.wait_log("client attestation invalid") && server.log().contains("verdict=\"invalid\""),
+        "{}",
+        server.log()
+    );
 }
 
 #[test]
@@ -133,4 +142,66 @@ fn the_operators_amd_crl_revokes_snp_clients() {
     let err = stderr(&o);
     assert!(err.contains("VCEK") && err.contains("revoked"), "{err}");
     assert!(!f.path("cert").exists());
+}
+
+/// Runs `initra server ARGS` expecting it to refuse its configuration: exit status and stderr
+/// (killed, and the test failed, if it starts serving instead).
+fn server_refusing(args: &[String]) -> (Option<i32>, String) {
+    use std::io::Read as _;
+    let mut child = std::process::Command::new(INITRA)
+        .args(["server", "--addr", "127.0.0.1:0"])
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server started instead of refusing {args:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code(), err)
+}
+
+#[test]
+fn a_crl_that_could_never_pass_stops_the_server_at_start() {
+    let f = Fixture::new();
+    let p = policy(&f, &sim_measurement());
+    for (crl, why) in [
+        ("crl_other_key.der", "CRL signature does not verify"),
+        ("crl_expired.der", "expired at nextUpdate 2024-02-01"),
+    ] {
+        let mut args = server_args(&f, &p, true);
+        args.extend(["--snp-crl".into(), format!("{SIM_SNP}/{crl}")]);
+        let (code, err) = server_refusing(&args);
+        assert_eq!(code, Some(2), "{crl}: {err}");
+        assert!(err.contains(why), "{crl}: {err}");
+    }
+}
+
+#[test]
+fn the_server_says_at_start_that_it_trusts_simulated_evidence() {
+    let f = Fixture::new();
+    let p = policy(&f, &sim_measurement());
+    let server = Server::start(&server_args(&f, &p, true));
+    let log = server.log();
+    assert!(
+        log.contains("trusting SIMULATED evidence under SGX root")
+            && log.contains("SEV-SNP ARK")
+            && log.contains("sim-snp/ark.der"),
+        "{log}"
+    );
 }

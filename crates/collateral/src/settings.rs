@@ -125,6 +125,8 @@ impl VerifierSettings {
         for path in &self.snp_crls {
             roots = roots.with_crl_file(path)?;
         }
+        // An expired CRL would refuse every SNP peer: say so at start, not per connection.
+        roots.check_crls_current(SystemTime::now())?;
         Ok(roots)
     }
 

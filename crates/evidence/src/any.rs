@@ -71,6 +71,14 @@ mod tests {
         let tdx = Evidence::parse(&sample("tdx/trustee-v4/tdx_quote_4.dat")).unwrap();
         assert_eq!(tdx.tee_name(), "tdx");
         assert!(Evidence::parse(b"junk").is_err());
+        // A broken SNP report is reported as one, naming what is wrong.
+        let raw = sample("snp/virtee/report_milan.hex");
+        let short = Evidence::parse(&raw[..1183]).unwrap_err().to_string();
+        assert!(short.contains("snp."), "{short}");
+        let mut algo = raw.clone();
+        algo[0x34] = 2;
+        let e = Evidence::parse(&algo).unwrap_err().to_string();
+        assert!(e.contains("signature") || e.contains("algo"), "{e}");
         assert!(matches!(Evidence::parse(&[]), Err(Error::Empty)));
     }
 }

@@ -190,10 +190,10 @@ fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
     eprintln!(
         "initra: tee backend={}{}",
         attester.backend(),
-        if attester.backend().is_simulated() {
-            " (SIMULATED: no hardware protection; accepted only by verifiers given the simulated root)"
-        } else {
-            ""
+        match attester.backend() {
+            initra_attest::Backend::SimSnp => " (SIMULATED: no hardware protection; accepted only by verifiers given the simulated ARK, --snp-sim-ark)",
+            b if b.is_simulated() => " (SIMULATED: no hardware protection; accepted only by verifiers given the simulated root)",
+            _ => "",
         }
     );
     let identity = RaTlsIdentity::generate(attester.as_ref(), &CertOptions::default())
@@ -362,6 +362,16 @@ fn check_executable(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// A simulated platform directory that does not load: a configuration error naming the field.
+fn bad_sim_dir(config: &InitConfig, e: initra_attest::Error) -> LaunchError {
+    Error::InvalidConfig {
+        path: config.source.clone(),
+        field: "initra.sim_dir".into(),
+        message: e.to_string(),
+    }
+    .into()
+}
+
 fn build_attester(config: &InitConfig, name: &str) -> Result<Box<dyn Attester>, LaunchError> {
     let sim_dir = || {
         config
@@ -376,15 +386,13 @@ fn build_attester(config: &InitConfig, name: &str) -> Result<Box<dyn Attester>, 
     };
     match name {
         "sim-snp" => {
-            let platform =
-                SimSnpPlatform::load(sim_dir()?).map_err(|e| LaunchError::Attest(e.to_string()))?;
+            let platform = SimSnpPlatform::load(sim_dir()?).map_err(|e| bad_sim_dir(config, e))?;
             tracing::info!(measurement = %platform.options().measurement, simulated = true, "simulated SEV-SNP guest identity");
             Ok(Box::new(platform))
         }
         "sim" => {
             let dir = sim_dir()?;
-            let platform =
-                SimPlatform::load(dir).map_err(|e| LaunchError::Attest(e.to_string()))?;
+            let platform = SimPlatform::load(dir).map_err(|e| bad_sim_dir(config, e))?;
             let exe = std::env::current_exe().map_err(|e| {
                 LaunchError::Attest(format!("cannot find the init executable: {e}"))
             })?;

@@ -160,19 +160,22 @@ impl<G: Gate> Acceptor<G> {
             (Some(id), None) => tracing::info!(
                 target: "initra::audit", peer = %addr, tee = %id.tee, mr_enclave = %id.mr_enclave,
                 mr_signer = %id.mr_signer, isv_prod_id = id.isv_prod_id, isv_svn = id.isv_svn, debug = id.debug,
-                simulated = id.simulated, tcb_status = %id.tcb_status, verdict = "accepted",
+                simulated = id.simulated, tcb_status = %id.tcb_status, identity = %id.summary, verdict = "accepted",
                 "client attestation accepted"
             ),
-            (id, reason) => {
-                let id = id.clone().unwrap_or_default();
-                tracing::warn!(
-                    target: "initra::audit", peer = %addr, tee = %id.tee, mr_enclave = %id.mr_enclave,
-                    mr_signer = %id.mr_signer, isv_prod_id = id.isv_prod_id, isv_svn = id.isv_svn,
-                    debug = id.debug, simulated = id.simulated, tcb_status = %id.tcb_status, verdict = "rejected",
-                    reason = reason.as_deref().unwrap_or("unknown"),
-                    "client attestation rejected"
-                )
-            }
+            (Some(id), reason) => tracing::warn!(
+                target: "initra::audit", peer = %addr, tee = %id.tee, mr_enclave = %id.mr_enclave,
+                mr_signer = %id.mr_signer, isv_prod_id = id.isv_prod_id, isv_svn = id.isv_svn,
+                debug = id.debug, simulated = id.simulated, tcb_status = %id.tcb_status, identity = %id.summary,
+                verdict = "rejected", reason = reason.as_deref().unwrap_or("unknown"),
+                "client attestation rejected by policy"
+            ),
+            // No verified identity to report: the evidence itself did not verify.
+            (None, reason) => tracing::warn!(
+                target: "initra::audit", peer = %addr, verdict = "invalid",
+                reason = reason.as_deref().unwrap_or("unknown"),
+                "client attestation invalid"
+            ),
         }
         let info = ConnInfo {
             remote_addr: Some(addr),

@@ -100,6 +100,7 @@ pub(crate) fn identity_of(verdict: &EvidenceVerdict) -> PeerIdentity {
             .map_or(SNP_TCB_STATUS, TcbStatus::as_str)
             .to_owned(),
         advisory_ids: verdict.advisory_ids().to_vec(),
+        summary: verdict.summary(),
     }
 }
 

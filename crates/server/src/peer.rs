@@ -11,11 +11,11 @@ use std::time::SystemTime;
 /// The attested identity of a peer, as shown in logs and by `WhoAmI`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PeerIdentity {
-    /// `sgx` or `tdx`.
+    /// `sgx`, `tdx` or `snp`.
     pub tee: String,
-    /// MRENCLAVE (SGX) or MRTD (TDX), lower-case hex.
+    /// MRENCLAVE (SGX), MRTD (TDX) or the launch measurement (SEV-SNP), lower-case hex.
     pub mr_enclave: String,
-    /// MRSIGNER (SGX), lower-case hex; empty for TDX.
+    /// MRSIGNER (SGX), lower-case hex; empty for TDX and SEV-SNP.
     pub mr_signer: String,
     /// ISVPRODID.
     pub isv_prod_id: u16,
@@ -29,6 +29,9 @@ pub struct PeerIdentity {
     pub tcb_status: String,
     /// Intel security advisories that apply to the platform.
     pub advisory_ids: Vec<String>,
+    /// Every identity field of the TEE in one line (for SEV-SNP: product, measurement, host_data,
+    /// vmpl, guest policy, reported TCB, chip id), for audit records.
+    pub summary: String,
 }
 
 impl fmt::Display for PeerIdentity {

@@ -66,6 +66,7 @@ pub(super) fn read(dir: &Path, path: &Path, what: &'static str) -> Result<Vec<u8
     std::fs::read(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::MissingFile {
             path: path.to_path_buf(),
+            made_by: "`initra sim init`",
             what,
             dir: dir.to_path_buf(),
         },

@@ -308,6 +308,7 @@ fn read(dir: &Path, name: &str, what: &'static str) -> Result<Vec<u8>, Error> {
     let missing = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound => Error::MissingFile {
             path: path.clone(),
+            made_by: "testdata/sim-snp/generate.sh (a simulated SEV-SNP platform)",
             what,
             dir: dir.to_path_buf(),
         },

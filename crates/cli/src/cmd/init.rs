@@ -16,7 +16,7 @@ pub(crate) struct InitArgs {
     #[arg(long, value_name = "auto|private|host")]
     placement: Option<Placement>,
     /// Evidence backend (overrides `initra.attester`): auto detects Occlum, Gramine or configfs-tsm
-    /// (TDX, SEV-SNP) and never the simulator; sim needs `initra.sim_dir`.
+    /// (TDX, SEV-SNP) and never a simulator; sim and sim-snp need `initra.sim_dir`.
     #[arg(long, value_parser = initra_init::config::ATTESTER_NAMES)]
     tee: Option<String>,
     /// The application and its arguments (overrides `initra.command`).

@@ -80,9 +80,28 @@ pub(crate) fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         max_connections: args.max_connections,
         ..Limits::default()
     };
+    let settings = args.verify.into_settings();
+    // Always visible (not only at --log info): which clients could present simulated evidence.
+    let simulated: Vec<String> = settings
+        .simulated_roots
+        .iter()
+        .map(|p| format!("SGX root {}", p.display()))
+        .chain(
+            settings
+                .snp_simulated_arks
+                .iter()
+                .map(|p| format!("SEV-SNP ARK {}", p.display())),
+        )
+        .collect();
+    if !simulated.is_empty() {
+        eprintln!(
+            "initra: trusting SIMULATED evidence under {} (TEST ONLY: no hardware protection; every decision is labelled simulated)",
+            simulated.join(", ")
+        );
+    }
     let mut builder = ServerConfig::builder(args.addr, args.secrets)
         .identity(identity)
-        .verifier(args.verify.into_settings())
+        .verifier(settings)
         .limits(limits);
     if let Some(p) = args.ra_config {
         builder = builder.ra_config(p);

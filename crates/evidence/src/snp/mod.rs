@@ -142,19 +142,17 @@ pub struct SnpReport {
     raw: Vec<u8>,
 }
 
-/// Whether `bytes` look like an SNP report rather than a DCAP quote: at least [`REPORT_LEN`]
-/// bytes, a known version whose upper half is zero (a DCAP quote has `att_key_type` = 2 there)
-/// and `signature_algo` 1.
+/// Whether `bytes` look like an SNP report rather than a DCAP quote: the first little-endian u32 is a
+/// known report version (2, 3, 5). A DCAP quote's first u32 is `version | att_key_type << 16` with
+/// `att_key_type` 2 or 3, so it never is. Length and `signature_algo` are left to
+/// [`SnpReport::parse`], whose errors then name what is wrong with the report (a truncated report
+/// is a truncated report, not "an unsupported quote version").
 pub fn looks_like_snp_report(bytes: &[u8]) -> bool {
-    let u32_at = |off: usize| {
-        bytes
-            .get(off..off + 4)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-            .map(u32::from_le_bytes)
-    };
-    bytes.len() >= REPORT_LEN
-        && u32_at(0).is_some_and(|v| KNOWN_VERSIONS.contains(&v))
-        && u32_at(0x34) == Some(SIG_ALGO_ECDSA_P384_SHA384)
+    bytes
+        .get(..4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_le_bytes)
+        .is_some_and(|v| KNOWN_VERSIONS.contains(&v))
 }
 
 impl SnpReport {

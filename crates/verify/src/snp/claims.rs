@@ -72,11 +72,18 @@ impl SnpClaims {
         }
     }
 
-    /// A short identity for logs: `snp measurement=.. host_data=..`.
+    /// A short identity for logs: `snp product=milan measurement=.. host_data=.. vmpl=0
+    /// reported_tcb=.. chip_id=..`.
     pub fn summary(&self) -> String {
         format!(
-            "snp measurement={} host_data={} vmpl={}",
-            self.measurement, self.host_data, self.vmpl
+            "snp product={} measurement={} host_data={} vmpl={} policy={:#x} reported_tcb={} chip_id={}",
+            self.product,
+            self.measurement,
+            self.host_data,
+            self.vmpl,
+            self.policy,
+            self.reported_tcb,
+            self.chip_id
         )
     }
 }

@@ -76,6 +76,11 @@ pub(crate) fn issuer_raw(der: &[u8]) -> Result<Vec<u8>, Error> {
     Ok(parse(der)?.issuer().as_raw().to_vec())
 }
 
+/// nextUpdate of a well-formed CRL (Unix seconds), if it has one.
+pub(crate) fn next_update(der: &[u8]) -> Result<Option<i64>, Error> {
+    Ok(parse(der)?.next_update().map(|t| t.timestamp()))
+}
+
 /// The one `X509 CRL` PEM block of a file.
 fn pem_crl(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let mut found = Vec::new();
@@ -103,15 +108,14 @@ fn parse(der: &[u8]) -> Result<CertificateRevocationList<'_>, Error> {
     Ok(crl)
 }
 
-/// Checks AMD's CRL `der` against the pinned `ark` at `now` and fails if any of `certs` (the ASK /
-/// ASVK and the VCEK / VLEK) is listed.
-pub(super) fn check(
-    der: &[u8],
-    ark: &AmdCert<'_>,
-    certs: &[&AmdCert<'_>],
-    now: SystemTime,
-) -> Result<(), Error> {
+/// Checks that `ark` issued and signed the CRL `der` (name and RSA-PSS signature); time-independent,
+/// so an operator's CRL is checked when it is configured, not first when a peer arrives.
+pub(super) fn check_issued_by(der: &[u8], ark: &AmdCert<'_>) -> Result<(), Error> {
     let crl = parse(der)?;
+    check_signature(&crl, ark)
+}
+
+fn check_signature(crl: &CertificateRevocationList<'_>, ark: &AmdCert<'_>) -> Result<(), Error> {
     if crl.issuer().as_raw() != ark.cert.subject().as_raw() {
         return Err(crl_err(format!(
             "CRL issuer {:?} is not the ARK subject {:?}",
@@ -130,7 +134,19 @@ pub(super) fn check(
         &crl.signature_algorithm,
         crl.tbs_cert_list.as_ref(),
         &crl.signature_value.data,
-    )?;
+    )
+}
+
+/// Checks AMD's CRL `der` against the pinned `ark` at `now` and fails if any of `certs` (the ASK /
+/// ASVK and the VCEK / VLEK) is listed.
+pub(super) fn check(
+    der: &[u8],
+    ark: &AmdCert<'_>,
+    certs: &[&AmdCert<'_>],
+    now: SystemTime,
+) -> Result<(), Error> {
+    let crl = parse(der)?;
+    check_signature(&crl, ark)?;
 
     let now = unix(now);
     let this_update = crl.last_update().timestamp();

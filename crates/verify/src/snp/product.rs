@@ -3,9 +3,12 @@
 use core::fmt;
 use core::str::FromStr;
 
-use initra_evidence::snp::TcbLayout;
-use x509_parser::prelude::{FromDer, X509Certificate};
+use std::path::Path;
+use std::time::SystemTime;
 
+use initra_evidence::snp::TcbLayout;
+
+use super::certs::AmdCert;
 use crate::{Error, RootKind};
 
 /// AMD's ARK-Milan (self-signed, RSA-4096, 2020-10-22..2045-10-22), as published at
@@ -102,14 +105,24 @@ impl FromStr for SnpProduct {
     }
 }
 
-/// The ARKs a verifier trusts, one per product: AMD's by default. Each is labelled with a
-/// [`RootKind`]: reports under a simulated ARK are labelled simulated in every verdict.
-/// An operator may add AMD's CRL for a product: the verifier then checks it for every report of
-/// that product whose collateral does not bring its own (docs/snp.md §9).
+/// The ARKs a verifier trusts per product: AMD's by default. Each is labelled with a
+/// [`RootKind`]: reports under a simulated ARK are labelled simulated in every verdict. A simulated
+/// ARK is trusted *besides* AMD's, so one server admits real and simulated guests alike.
+/// An operator may add AMD's CRL for an ARK: the verifier then checks it for every report under
+/// that ARK whose collateral does not bring its own (docs/snp.md §9).
 #[derive(Clone, Debug)]
 pub struct SnpRoots {
-    arks: Vec<(SnpProduct, Vec<u8>, RootKind)>,
-    crls: Vec<(SnpProduct, Vec<u8>)>,
+    arks: Vec<TrustedArk>,
+    /// (raw subject of the issuing ARK, CRL DER).
+    crls: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// One trusted ARK.
+#[derive(Clone, Debug)]
+struct TrustedArk {
+    product: SnpProduct,
+    der: Vec<u8>,
+    kind: RootKind,
 }
 
 impl Default for SnpRoots {
@@ -125,26 +138,39 @@ impl SnpRoots {
         Self {
             arks: SnpProduct::ALL
                 .into_iter()
-                .map(|p| (p, p.builtin_ark().to_vec(), RootKind::Amd))
+                .map(|product| TrustedArk {
+                    product,
+                    der: product.builtin_ark().to_vec(),
+                    kind: RootKind::Amd,
+                })
                 .collect(),
             crls: Vec::new(),
         }
     }
 
-    /// These roots with `der` as the ARK of `product` instead, an operator-supplied root
-    /// ([`RootKind::Custom`]).
-    pub fn with_ark(self, product: SnpProduct, der: Vec<u8>) -> Result<Self, Error> {
-        self.with_ark_of_kind(product, der, RootKind::Custom)
+    /// These roots with `der` as the only ARK of `product` (AMD's is no longer trusted for it),
+    /// an operator-supplied root ([`RootKind::Custom`]).
+    pub fn with_ark(mut self, product: SnpProduct, der: Vec<u8>) -> Result<Self, Error> {
+        AmdCert::parse("ARK", &der).map_err(|e| Error::TrustRoot {
+            reason: format!("ARK for {product}: {e}"),
+        })?;
+        self.arks.retain(|a| a.product != product);
+        self.arks.push(TrustedArk {
+            product,
+            der,
+            kind: RootKind::Custom,
+        });
+        Ok(self)
     }
 
-    /// These roots with the simulated SNP platform's ARK `der` (`docs/simulated-platform.md`),
-    /// for the product its subject names (`CN=ARK-Milan`): reports under it are labelled simulated.
-    pub fn with_simulated_ark(self, der: Vec<u8>) -> Result<Self, Error> {
-        let cn = super::certs::AmdCert::parse("simulated ARK", &der)
-            .map_err(|e| Error::TrustRoot {
-                reason: e.to_string(),
-            })?
-            .common_name();
+    /// These roots also trusting the simulated SNP platform's ARK `der` (docs/snp.md §8), for the
+    /// product its subject names (`CN=ARK-Milan`): reports under it are labelled simulated.
+    /// AMD's own ARK is refused here: genuine evidence must never be labelled simulated.
+    pub fn with_simulated_ark(mut self, der: Vec<u8>) -> Result<Self, Error> {
+        let cert = AmdCert::parse("simulated ARK", &der).map_err(|e| Error::TrustRoot {
+            reason: e.to_string(),
+        })?;
+        let cn = cert.common_name();
         let product = cn
             .strip_prefix("ARK-")
             .and_then(SnpProduct::from_product_name)
@@ -153,11 +179,31 @@ impl SnpRoots {
                     "simulated ARK: subject CN {cn:?} does not name a product (expected ARK-Milan, ARK-Genoa or ARK-Turin)"
                 ),
             })?;
-        self.with_ark_of_kind(product, der, RootKind::Simulated)
+        let is_amd = SnpProduct::ALL.into_iter().any(|p| {
+            AmdCert::parse("ARK", p.builtin_ark()).is_ok_and(|amd| amd.spki() == cert.spki())
+        });
+        if is_amd {
+            return Err(Error::TrustRoot {
+                reason: format!(
+                    "simulated ARK: this is AMD's own {cn} (trusted by default); a simulated ARK is a test root such as testdata/sim-snp/ark.der"
+                ),
+            });
+        }
+        let spki = cert.spki().to_vec();
+        self.arks.retain(|a| {
+            a.kind != RootKind::Simulated
+                || AmdCert::parse("ARK", &a.der).map_or(true, |c| c.spki() != spki.as_slice())
+        });
+        self.arks.push(TrustedArk {
+            product,
+            der,
+            kind: RootKind::Simulated,
+        });
+        Ok(self)
     }
 
     /// [`SnpRoots::with_simulated_ark`] with the ARK read from `path` (DER or PEM).
-    pub fn with_simulated_ark_file(self, path: &std::path::Path) -> Result<Self, Error> {
+    pub fn with_simulated_ark_file(self, path: &Path) -> Result<Self, Error> {
         let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.to_owned(),
             source,
@@ -174,49 +220,37 @@ impl SnpRoots {
         })
     }
 
-    fn with_ark_of_kind(
-        mut self,
-        product: SnpProduct,
-        der: Vec<u8>,
-        kind: RootKind,
-    ) -> Result<Self, Error> {
-        X509Certificate::from_der(&der).map_err(|e| Error::TrustRoot {
-            reason: format!("ARK for {product}: not a DER X.509 certificate: {e}"),
-        })?;
-        self.arks.retain(|(p, _, _)| *p != product);
-        self.arks.push((product, der, kind));
-        Ok(self)
+    /// The trusted ARKs of `product` (DER) with their kind, AMD's first.
+    pub fn arks(&self, product: SnpProduct) -> impl Iterator<Item = (&[u8], RootKind)> {
+        self.arks
+            .iter()
+            .filter(move |a| a.product == product)
+            .map(|a| (a.der.as_slice(), a.kind))
     }
 
-    /// The trusted ARK of `product` (DER).
+    /// The first trusted ARK of `product` (DER).
     pub fn ark(&self, product: SnpProduct) -> Option<&[u8]> {
-        self.arks
-            .iter()
-            .find(|(p, _, _)| *p == product)
-            .map(|(_, der, _)| der.as_slice())
+        self.arks(product).next().map(|(der, _)| der)
     }
 
-    /// What kind of root the ARK of `product` is.
-    pub fn ark_kind(&self, product: SnpProduct) -> Option<RootKind> {
-        self.arks
-            .iter()
-            .find(|(p, _, _)| *p == product)
-            .map(|(_, _, kind)| *kind)
-    }
-
-    /// These roots with the CRL in `path` (DER or PEM) for the product whose trusted ARK issued
-    /// it (its issuer name is that ARK's subject; the signature is checked at verification).
-    pub fn with_crl_file(mut self, path: &std::path::Path) -> Result<Self, Error> {
+    /// These roots with the CRL in `path` (DER or PEM) for the trusted ARK that issued it: its
+    /// issuer name and RSA-PSS signature are checked now (a CRL no trusted ARK signed is a
+    /// configuration error, not a refusal of every peer later).
+    pub fn with_crl_file(mut self, path: &Path) -> Result<Self, Error> {
         let der = super::crl::read_crl_file(path)?;
         let issuer = super::crl::issuer_raw(&der)?;
-        let product = self
+        let in_file = |e: Error| match e {
+            Error::Snp { check, reason } => Error::Snp {
+                check,
+                reason: format!("{}: {reason}", path.display()),
+            },
+            other => other,
+        };
+        let ark = self
             .arks
             .iter()
-            .find(|(_, ark, _)| {
-                X509Certificate::from_der(ark)
-                    .is_ok_and(|(_, c)| c.subject().as_raw() == issuer.as_slice())
-            })
-            .map(|(p, _, _)| *p)
+            .filter_map(|a| AmdCert::parse("ARK", &a.der).ok())
+            .find(|c| c.cert.subject().as_raw() == issuer.as_slice())
             .ok_or_else(|| Error::Snp {
                 check: "crl",
                 reason: format!(
@@ -224,21 +258,42 @@ impl SnpRoots {
                     path.display()
                 ),
             })?;
-        self.crls.retain(|(p, _)| *p != product);
-        self.crls.push((product, der));
+        super::crl::check_issued_by(&der, &ark).map_err(in_file)?;
+        self.crls.retain(|(subject, _)| *subject != issuer);
+        self.crls.push((issuer, der));
         Ok(self)
     }
 
-    /// The operator's CRL for `product` (DER), if any.
-    pub fn crl(&self, product: SnpProduct) -> Option<&[u8]> {
+    /// The operator's CRL issued by the ARK whose raw subject is `ark_subject`, if any.
+    pub fn crl(&self, ark_subject: &[u8]) -> Option<&[u8]> {
         self.crls
             .iter()
-            .find(|(p, _)| *p == product)
+            .find(|(subject, _)| subject == ark_subject)
             .map(|(_, der)| der.as_slice())
+    }
+
+    /// Fails if an operator CRL is past its nextUpdate at `now` (it would refuse every report
+    /// under its ARK), naming the date: for a server to refuse such a configuration at start.
+    pub fn check_crls_current(&self, now: SystemTime) -> Result<(), Error> {
+        let now = crate::freshness::unix(now);
+        for (_, der) in &self.crls {
+            if let Some(next) = super::crl::next_update(der)? {
+                if now > next {
+                    return Err(Error::Snp {
+                        check: "crl",
+                        reason: format!(
+                            "the configured CRL expired at nextUpdate {}: fetch a current one",
+                            crate::freshness::fmt_unix(next)
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether any ARK is a simulated one.
     pub fn trusts_simulated(&self) -> bool {
-        self.arks.iter().any(|(_, _, k)| *k == RootKind::Simulated)
+        self.arks.iter().any(|a| a.kind == RootKind::Simulated)
     }
 }

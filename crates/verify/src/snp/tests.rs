@@ -137,7 +137,7 @@ fn wrong_product_fails() {
         sample!("virtee/cert_chain_turin.pem"),
     );
     let e = err_of(verifier(Policy::default()).verify(&raw, &turin, None, at()));
-    assert!(e.contains("is not the trusted ARK for milan"), "{e}");
+    assert!(e.contains("is none of the trusted ARKs for milan"), "{e}");
     // Turin VCEK with the Milan report: product mismatch, or chain / TCB failure.
     let vcek_turin = collateral(
         sample!("virtee/vcek_turin.der"),
@@ -398,7 +398,7 @@ fn sim_report_verifies_only_under_the_test_ark() {
     let e = err_of(verifier(Policy::default()).verify(&raw, &c, None, at()));
     assert_eq!(
         e,
-        "SNP ark: the chain's ARK (ARK-Milan) is not the trusted ARK for milan (ARK-Milan)"
+        "SNP ark: the chain's ARK (OU=Engineering, C=US, O=initra TEST ONLY - not AMD, CN=ARK-Milan) is none of the trusted ARKs for milan: OU=Engineering, C=US, L=Santa Clara, ST=CA, O=Advanced Micro Devices, CN=ARK-Milan (Amd); a simulated platform's ARK is trusted only when given (--snp-sim-ark)"
     );
     // ... and without the ARK in the chain, the ASK does not verify under AMD's ARK.
     let ask_only = SnpCollateral::new(c.vcek, vec![std::fs::read(sim!("ask.der")).unwrap()]);
@@ -593,4 +593,53 @@ fn operator_crl_in_the_roots_applies_to_every_report_of_its_product() {
         e.contains("crl.der") && e.contains("none of the trusted ARKs"),
         "{e}"
     );
+}
+
+/// A simulated ARK is trusted besides AMD's: genuine Milan reports still verify, labelled real.
+#[test]
+fn simulated_ark_is_added_not_substituted_and_amds_own_is_refused() {
+    let roots = SnpRoots::amd().with_simulated_ark(sim_ark()).unwrap();
+    let v = SnpVerifier::new(roots.clone(), Arc::new(Policy::default()));
+    let (raw, c) = virtee();
+    let real = v.verify(&raw, &c, None, at()).unwrap();
+    assert!(real.is_accepted() && !real.simulated);
+    assert_eq!(real.root, crate::RootKind::Amd);
+    let sim = v
+        .verify(&sim_report(), &sim_collateral(), None, at())
+        .unwrap();
+    assert!(sim.is_accepted() && sim.simulated);
+    // Without the ARK in the chain, the intermediate's issuer picks the trusted ARK.
+    let ask_only = SnpCollateral::new(c.vcek.clone(), vec![c.chain[0].clone()]);
+    assert!(!v.verify(&raw, &ask_only, None, at()).unwrap().simulated);
+
+    let amd_milan = SnpRoots::amd().ark(SnpProduct::Milan).unwrap().to_vec();
+    let e = SnpRoots::amd()
+        .with_simulated_ark(amd_milan)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("AMD's own ARK-Milan"), "{e}");
+}
+
+/// An operator CRL is checked when configured: a wrong signer is refused at once, an expired
+/// one is reported by `check_crls_current`.
+#[test]
+fn operator_crl_is_checked_when_configured() {
+    let sim_roots = || SnpRoots::amd().with_simulated_ark(sim_ark()).unwrap();
+    let e = sim_roots()
+        .with_crl_file(std::path::Path::new(sim!("crl_other_key.der")))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("crl_other_key.der") && e.contains("CRL signature does not verify"),
+        "{e}"
+    );
+    let expired = sim_roots()
+        .with_crl_file(std::path::Path::new(sim!("crl_expired.der")))
+        .unwrap();
+    let e = expired.check_crls_current(at()).unwrap_err().to_string();
+    assert!(e.contains("expired at nextUpdate 2024-02-01"), "{e}");
+    let current = sim_roots()
+        .with_crl_file(std::path::Path::new(sim!("crl.der")))
+        .unwrap();
+    assert!(current.check_crls_current(at()).is_ok());
 }

@@ -75,25 +75,7 @@ impl SnpVerifier {
         let (ark_in_chain, intermediate) = split_chain(&collateral.chain, is_vlek)?;
         let product = resolve_product(&vcek, &intermediate, product)?;
 
-        // The ARK is pinned: a chain's own ARK must be the trusted one.
-        let pinned_der = self
-            .roots
-            .ark(product)
-            .ok_or_else(|| snp_err("ark", format!("no trusted ARK for {product}")))?;
-        let ark = AmdCert::parse("ARK", pinned_der)?;
-        if let Some(der) = ark_in_chain {
-            let given = AmdCert::parse("ARK", der)?;
-            if given.spki() != ark.spki() {
-                return Err(snp_err(
-                    "ark",
-                    format!(
-                        "the chain's ARK ({}) is not the trusted ARK for {product} ({})",
-                        given.common_name(),
-                        ark.common_name()
-                    ),
-                ));
-            }
-        }
+        let (ark, root) = self.pinned_ark(product, ark_in_chain, &intermediate)?;
         ark.verify_issued_by(&ark)?;
         intermediate.verify_issued_by(&ark)?;
         vcek.verify_issued_by(&intermediate)?;
@@ -103,9 +85,12 @@ impl SnpVerifier {
         // Revocation: only when a CRL is given (docs/snp.md §9).
         // Both the collateral's CRL (e.g. fetched with the VCEK) and the operator's apply: a
         // revocation listed in either one rejects.
-        for crl in [collateral.crl.as_deref(), self.roots.crl(product)]
-            .into_iter()
-            .flatten()
+        for crl in [
+            collateral.crl.as_deref(),
+            self.roots.crl(ark.cert.subject().as_raw()),
+        ]
+        .into_iter()
+        .flatten()
         {
             crl::check(crl, &ark, &[&intermediate, &vcek], now)?;
         }
@@ -134,7 +119,6 @@ impl SnpVerifier {
 
         let claims = SnpClaims::from_report(report, product);
         let decision = self.policy.evaluate_snp(&claims);
-        let root = self.roots.ark_kind(product).unwrap_or(RootKind::Custom);
         let verdict = SnpVerdict {
             claims,
             vcek: info,
@@ -153,6 +137,58 @@ impl SnpVerifier {
             "SNP report verified"
         );
         Ok(verdict)
+    }
+}
+
+impl SnpVerifier {
+    /// The trusted ARK of `product` this chain ends in: the one equal to the chain's own ARK, else
+    /// the one named as the intermediate's issuer (then its signature decides). Pinned: a chain's
+    /// ARK that is none of the trusted ones is invalid.
+    fn pinned_ark(
+        &self,
+        product: SnpProduct,
+        ark_in_chain: Option<&[u8]>,
+        intermediate: &AmdCert<'_>,
+    ) -> Result<(AmdCert<'_>, RootKind), Error> {
+        let trusted = self
+            .roots
+            .arks(product)
+            .map(|(der, kind)| AmdCert::parse("ARK", der).map(|c| (c, kind)))
+            .collect::<Result<Vec<_>, Error>>()?;
+        if trusted.is_empty() {
+            return Err(snp_err("ark", format!("no trusted ARK for {product}")));
+        }
+        let names = || {
+            trusted
+                .iter()
+                .map(|(c, kind)| format!("{} ({kind:?})", c.cert.subject()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let found = match ark_in_chain {
+            Some(der) => {
+                let given = AmdCert::parse("ARK", der)?;
+                let pos = trusted.iter().position(|(c, _)| c.spki() == given.spki());
+                pos.ok_or_else(|| {
+                    snp_err(
+                        "ark",
+                        format!(
+                            "the chain's ARK ({}) is none of the trusted ARKs for {product}: {}; a simulated platform's ARK is trusted only when given (--snp-sim-ark)",
+                            given.cert.subject(),
+                            names()
+                        ),
+                    )
+                })?
+            }
+            None => trusted
+                .iter()
+                .position(|(c, _)| c.cert.subject().as_raw() == intermediate.cert.issuer().as_raw())
+                .unwrap_or(0),
+        };
+        trusted
+            .into_iter()
+            .nth(found)
+            .ok_or_else(|| snp_err("ark", format!("no trusted ARK for {product}")))
     }
 }
 
