@@ -133,19 +133,19 @@ impl<'a> AmdCert<'a> {
 
     /// Fails unless `now` is within the certificate's validity.
     pub(crate) fn check_validity(&self, now: SystemTime) -> Result<(), Error> {
-        let secs = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let secs = i64::try_from(secs).unwrap_or(i64::MAX);
+        let secs = crate::freshness::unix(now);
         let v = self.cert.validity();
         let (nb, na) = (v.not_before.timestamp(), v.not_after.timestamp());
         if secs < nb || secs > na {
             return Err(snp_err(
                 "validity",
                 format!(
-                    "{} valid {} .. {}, verification time is outside",
-                    self.role, v.not_before, v.not_after
+                    "{} valid notBefore {} .. notAfter {}, verification time {} is outside{}",
+                    self.role,
+                    crate::freshness::fmt_unix(nb),
+                    crate::freshness::fmt_unix(na),
+                    crate::freshness::fmt_unix(secs),
+                    if secs > na { " (expired)" } else { " (not yet valid)" }
                 ),
             ));
         }

@@ -192,7 +192,11 @@ fn outside_validity_fails() {
     // 2023-01-01: before the VCEK's notBefore (2023-04-03).
     let early = SystemTime::UNIX_EPOCH + Duration::from_secs(1_672_531_200);
     let e = err_of(verifier(Policy::default()).verify(&raw, &c, None, early));
-    assert!(e.starts_with("SNP validity: VCEK valid"), "{e}");
+    assert!(e.starts_with("SNP validity: VCEK valid notBefore 2023-"), "{e}");
+    assert!(
+        e.ends_with("verification time 2023-01-01T00:00:00Z is outside (not yet valid)"),
+        "{e}"
+    );
 }
 
 #[test]
