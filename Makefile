@@ -39,5 +39,5 @@ bench:
 # Needs a nightly toolchain and `cargo install cargo-fuzz`; not part of `make test`.
 FUZZ_SECONDS ?= 45
 fuzz:
-	cd fuzz && for t in quote certificate policy; do \
+	cd fuzz && for t in quote certificate policy snp; do \
 		cargo +nightly fuzz run -j1 $$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 || exit 1; done

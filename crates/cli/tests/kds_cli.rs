@@ -113,3 +113,49 @@ fn kds_errors_and_flag_conflicts_are_named() {
     assert_eq!(code(&o), 2);
     assert_eq!(kds.hits(), 3, "{:?}", kds.paths());
 }
+
+#[test]
+fn no_kds_crl_usage_shows_it_takes_no_value() {
+    let o = initra(&["quote", "verify", REPORT, "--no-kds-crl"]);
+    assert_eq!(code(&o), 2);
+    let err = text(&o.stderr);
+    assert!(err.contains("--kds-url <URL>"), "{err}");
+    assert!(!err.contains("--no-kds-crl <"), "{err}");
+    assert!(
+        err.contains("initra quote verify <FILE> --kds-url <URL> [--no-kds-crl] [OPTIONS]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unreachable_kds_is_named_in_retry_warnings_and_the_error() {
+    let dead = initra_collateral::test_support::dead_url();
+    let o = initra(&[
+        "quote",
+        "verify",
+        REPORT,
+        "--kds-url",
+        &dead,
+        "--product",
+        "milan",
+        "--at",
+        AT,
+    ]);
+    assert_eq!(code(&o), 2);
+    let err = text(&o.stderr);
+    let url = format!("{dead}/vcek/v1/Milan/{VIRTEE_MILAN_HWID}?{MILAN_TCB_QUERY}");
+    // Two retries (the default), each warning in the KDS's words.
+    assert_eq!(
+        err.matches(&format!("error=AMD KDS {url}: unreachable: connect"))
+            .count(),
+        2,
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "initra: error: AMD KDS {url}: unreachable: connect"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("PCCS"), "{err}");
+}

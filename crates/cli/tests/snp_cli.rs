@@ -128,7 +128,7 @@ fn tampered_report_wrong_product_and_wrong_chain_are_invalid() {
     assert!(json(&o)["reason"]
         .as_str()
         .unwrap()
-        .contains("is not the trusted ARK for milan"));
+        .contains("is none of the trusted ARKs for milan"));
 
     let o = verify(REPORT, VCEK, CHAIN, &["--product", "rome"]);
     assert_eq!(code(&o), 2);
@@ -178,4 +178,43 @@ fn inspect_shows_snp_fields() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("tee                      snp"), "{text}");
     assert!(text.contains("debug                    true"), "{text}");
+}
+
+#[test]
+fn sgx_tdx_only_flags_on_an_snp_report_are_refused() {
+    // Each would otherwise be ignored (or meaningless) for SEV-SNP: exit 2, naming the flag.
+    let sgx_collateral = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/sgx/dcapqvl-sgx-v3/sgx_quote_collateral.json"
+    );
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--accept-status", "OutOfDate"],
+            "--accept-status is for SGX / TDX quotes; this is an SEV-SNP report (SEV-SNP has no \
+             TCB status; set a floor with min_reported_tcb in a --policy identity)",
+        ),
+        (
+            &["--max-collateral-age", "7d"],
+            "--max-collateral-age is for SGX / TDX quotes; this is an SEV-SNP report (AMD's CRL \
+             given with --crl is refused past its nextUpdate)",
+        ),
+        (
+            &["--collateral", sgx_collateral],
+            "--collateral and --root are for SGX / TDX quotes; this is an SEV-SNP report (use \
+             --vcek and --chain, or --kds-url)",
+        ),
+        (
+            &["--root", VCEK],
+            "--collateral and --root are for SGX / TDX quotes",
+        ),
+    ];
+    for (extra, message) in cases {
+        let o = verify(REPORT, VCEK, CHAIN, extra);
+        assert_eq!(code(&o), 2, "{extra:?}");
+        let v = json(&o);
+        assert_eq!(v["verdict"], "invalid");
+        let reason = v["reason"].as_str().unwrap();
+        assert!(reason.starts_with(REPORT), "{reason}");
+        assert!(reason.contains(message), "{extra:?}: {reason}");
+    }
 }

@@ -146,3 +146,38 @@ fn simulated_snp_report_verifies_under_its_ark_and_the_crl_decides() {
         "{err}"
     );
 }
+
+#[test]
+fn an_unreadable_crl_names_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o = verify_with_crl(d);
+    assert_eq!(code(&o), 2);
+    assert_eq!(
+        reason(&o),
+        format!("--crl {d}: is a directory, expected a file")
+    );
+    let missing = dir.path().join("missing.crl");
+    let o = verify_with_crl(missing.to_str().unwrap());
+    assert_eq!(code(&o), 2);
+    let r = reason(&o);
+    assert!(
+        r.starts_with(&format!("--crl {}: ", missing.display())),
+        "{r}"
+    );
+    // Other file flags likewise, before any work.
+    let o = initra(&[
+        "quote", "verify", REPORT, "--vcek", d, "--chain", CHAIN, "--at", AT,
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains(&format!("initra: error: --vcek {d}: is a directory")),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A file that is no CRL is named with the flag too.
+    let o = verify_with_crl(CHAIN);
+    assert_eq!(code(&o), 2);
+    assert!(reason(&o).starts_with("--crl: SNP crl: "), "{}", reason(&o));
+}

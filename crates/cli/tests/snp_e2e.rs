@@ -118,7 +118,8 @@ fn simulated_snp_evidence_is_refused_unless_the_operator_trusts_its_ark() {
     assert!(err.contains("ARK"), "{err}");
     assert!(!f.path("cert").exists());
     assert!(
-        server.wait_log("client attestation invalid") && server.log().contains("verdict=\"invalid\""),
+        server.wait_log("client attestation invalid")
+            && server.log().contains("verdict=\"invalid\""),
         "{}",
         server.log()
     );

@@ -21,6 +21,9 @@ use crate::Error;
 /// Bound on a response body: TCB info and CRLs are tens of KiB.
 pub const MAX_BODY_LEN: usize = 8 * 1024 * 1024;
 
+/// Bound on the characters of a response body quoted in an error (an excerpt of its first line).
+pub const MAX_BODY_EXCERPT: usize = 200;
+
 /// CA bundles tried, in order, when `use_secure_cert` is on and no CA file is configured
 /// (after `SSL_CERT_FILE`).
 pub const SYSTEM_CA_BUNDLES: &[&str] = &[
@@ -100,18 +103,22 @@ impl Response {
     }
 }
 
-/// Who a client talks to: the name in logs and configuration errors, and what an HTTP status
-/// means there (the hint appended to [`Error::HttpStatus`]).
+/// Who a client talks to: the name in logs and configuration errors, what an HTTP status
+/// means there (the hint appended to [`Error::HttpStatus`]), and its transport errors in the
+/// service's own terms (their default texts say PCCS).
 #[derive(Debug)]
 pub(crate) struct Service {
     pub(crate) name: &'static str,
     pub(crate) status_hint: fn(u16) -> &'static str,
+    /// Applied to every error [`HttpClient::get`] logs or returns.
+    pub(crate) into_error: fn(Error) -> Error,
 }
 
 /// A PCCS or Intel PCS (API v4).
 pub(crate) const PCCS: Service = Service {
     name: "PCCS",
     status_hint: pccs_status_hint,
+    into_error: std::convert::identity,
 };
 
 /// The GET client.
@@ -158,7 +165,10 @@ impl HttpClient {
                 Ok(resp) => return Ok(resp),
                 Err(e) => e,
             };
-            if !err.is_transient() || attempt >= self.limits.retries {
+            // Transience is judged on the transport error; logs and callers see the service's.
+            let transient = err.is_transient();
+            let err = (self.service.into_error)(err);
+            if !transient || attempt >= self.limits.retries {
                 return Err(err);
             }
             attempt += 1;
@@ -329,14 +339,55 @@ fn pccs_status_hint(status: u16) -> &'static str {
 
 /// `why` followed by the start of the response body, if any.
 fn status_hint(why: &str, body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
+    let excerpt = body_excerpt(body);
+    if excerpt.is_empty() {
         why.to_owned()
     } else {
-        let snippet: String = text.chars().take(160).collect();
-        format!("{why}: {snippet}")
+        format!("{why}: {excerpt}")
     }
+}
+
+/// What an error quotes of a response body: its first non-blank line, at most
+/// [`MAX_BODY_EXCERPT`] characters, control characters and invalid UTF-8 escaped (`\t`,
+/// `\u{1b}`, `\xff`), ending in `…` when anything was left out. An HTML error page or binary
+/// garbage must not flood a log line or a terminal.
+pub(crate) fn body_excerpt(body: &[u8]) -> String {
+    let mut lines = body
+        .split(|b| *b == b'\n')
+        .map(<[u8]>::trim_ascii)
+        .filter(|l| !l.is_empty());
+    let Some(line) = lines.next() else {
+        return String::new();
+    };
+    let mut pieces = Vec::new();
+    for chunk in line.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            pieces.push(if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            });
+        }
+        pieces.extend(chunk.invalid().iter().map(|b| format!("\\x{b:02x}")));
+    }
+    let len = |p: &[String]| p.iter().map(|s| s.chars().count()).sum::<usize>();
+    let more = lines.next().is_some();
+    if !more && len(&pieces) <= MAX_BODY_EXCERPT {
+        return pieces.concat();
+    }
+    // Room for the ellipsis.
+    let mut out = String::new();
+    let mut used = 0;
+    for p in pieces {
+        let n = p.chars().count();
+        if used + n >= MAX_BODY_EXCERPT {
+            break;
+        }
+        out.push_str(&p);
+        used += n;
+    }
+    out.push('…');
+    out
 }
 
 /// Runs `fetch` to completion from synchronous code (a rustls verifier, a CLI, a
@@ -504,6 +555,35 @@ mod tests {
         assert!(check_url("https:///x").is_err());
         let e = PccsClientError::from(crate::PccsClient::new(&crate::PccsConfig::new("notaurl")));
         assert!(e.contains("PCCS URL") && e.contains("notaurl"), "{e}");
+    }
+
+    #[test]
+    fn body_excerpts_are_one_bounded_printable_line() {
+        assert_eq!(body_excerpt(b""), "");
+        assert_eq!(body_excerpt(b" \r\n\n"), "");
+        assert_eq!(body_excerpt(b"No cache data\n"), "No cache data");
+        // nginx's 404 page: the first line, marked as cut.
+        let page = b"\r\n<html>\r\n<head><title>404 Not Found</title></head>\r\n</html>\r\n";
+        assert_eq!(body_excerpt(page), "<html>…");
+        // Control characters and invalid UTF-8 are escaped, never printed raw.
+        assert_eq!(
+            body_excerpt(b"a\x1b[31m\tb\xff\xfe"),
+            "a\\u{1b}[31m\\tb\\xff\\xfe"
+        );
+        let long = "x".repeat(1000);
+        let e = body_excerpt(long.as_bytes());
+        assert_eq!(e.chars().count(), MAX_BODY_EXCERPT);
+        assert!(e.ends_with("x…"), "{e}");
+        let exact = "y".repeat(MAX_BODY_EXCERPT);
+        assert_eq!(body_excerpt(exact.as_bytes()), exact);
+        // Escapes count towards the bound.
+        let ctl = vec![0u8; 1000];
+        assert!(body_excerpt(&ctl).chars().count() <= MAX_BODY_EXCERPT);
+        // The PCCS's HTTP status errors quote bodies the same way.
+        assert_eq!(
+            status_hint(pccs_status_hint(500), page),
+            " (PCCS server error; it may be unable to reach Intel PCS): <html>…"
+        );
     }
 
     /// The error text of a client construction that must fail.

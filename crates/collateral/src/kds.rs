@@ -25,7 +25,7 @@ use initra_verify::SnpProduct;
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::revocation_list::CertificateRevocationList;
 
-use crate::http::{HttpClient, HttpLimits, Service, TlsTrust};
+use crate::http::{body_excerpt, HttpClient, HttpLimits, Service, TlsTrust};
 use crate::Error;
 
 /// AMD's KDS.
@@ -48,6 +48,7 @@ const OID_FMC_SPL: &str = "1.3.6.1.4.1.3704.1.3.9";
 static KDS: Service = Service {
     name: "AMD KDS",
     status_hint: kds_status_hint,
+    into_error: kds_error,
 };
 
 fn kds_status_hint(status: u16) -> &'static str {
@@ -276,13 +277,16 @@ impl KdsClient {
     }
 
     async fn get(&self, url: &str) -> Result<Vec<u8>, Error> {
-        let resp = self.http.get(url).await.map_err(kds_error)?;
+        // The client's errors are already [`Error::Kds`] (`KDS.into_error`), in its retry
+        // warnings too.
+        let resp = self.http.get(url).await?;
         Ok(resp.body)
     }
 }
 
-/// The transport errors of [`HttpClient`] as [`Error::Kds`] (their own texts say PCCS).
-fn kds_error(e: Error) -> Error {
+/// The transport errors of [`HttpClient`] as [`Error::Kds`] (their own texts say PCCS); other
+/// errors unchanged.
+pub(crate) fn kds_error(e: Error) -> Error {
     match e {
         Error::HttpStatus { url, status, hint } => Error::Kds {
             url,
@@ -320,7 +324,12 @@ fn base_url(url: &str) -> String {
         .to_owned()
 }
 
-/// The certificates of a PEM text, or `bytes` as one DER certificate.
+/// Whether a body is PEM text (leading whitespace allowed).
+fn is_pem(bytes: &[u8]) -> bool {
+    bytes.trim_ascii_start().starts_with(b"-----BEGIN ")
+}
+
+/// The certificates of a PEM text, or `bytes` as one DER certificate. An empty body is an error.
 fn certificates(bytes: &[u8], what: &str) -> Result<Vec<Vec<u8>>, String> {
     if bytes.len() > MAX_CERT_BODY {
         return Err(format!(
@@ -328,7 +337,10 @@ fn certificates(bytes: &[u8], what: &str) -> Result<Vec<Vec<u8>>, String> {
             bytes.len()
         ));
     }
-    if !bytes.starts_with(b"-----BEGIN ") {
+    if bytes.trim_ascii().is_empty() {
+        return Err(format!("{what}: empty body"));
+    }
+    if !is_pem(bytes) {
         return Ok(vec![bytes.to_vec()]);
     }
     let mut out = Vec::new();
@@ -349,9 +361,23 @@ fn parse_cert<'a>(der: &'a [u8], what: &str) -> Result<X509Certificate<'a>, Stri
             rest.len()
         )),
         Err(e) => Err(format!(
-            "{what}: not a DER X.509 certificate ({e}); body starts {}",
-            hex::encode(der.get(..16).unwrap_or(der))
+            "{what}: not a DER X.509 certificate ({}); body starts {}",
+            initra_verify::describe_x509_error(&e),
+            body_start(der)
         )),
+    }
+}
+
+/// The start of a body that should have been DER: quoted text when it is text (an HTML error
+/// page), else hex of its first 16 bytes.
+fn body_start(body: &[u8]) -> String {
+    let textual = body
+        .iter()
+        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+    if textual {
+        format!("\"{}\"", body_excerpt(body))
+    } else {
+        hex::encode(body.get(..16).unwrap_or(body))
     }
 }
 
@@ -420,6 +446,17 @@ pub(crate) fn vcek_der(body: &[u8], key: &VcekKey) -> Result<Vec<u8>, String> {
 /// The ASK and ARK of a `cert_chain` answer (PEM, ASK first), checked by subject CN
 /// (`SEV-{Product}`, `ARK-{Product}`).
 pub(crate) fn chain_ders(body: &[u8], product: SnpProduct) -> Result<Vec<Vec<u8>>, String> {
+    // Unlike a VCEK, a chain is never DER: say so rather than count a non-PEM body as one
+    // certificate.
+    if body.trim_ascii().is_empty() {
+        return Err("cert_chain: empty body, expected 2 PEM certificates (ASK, ARK)".into());
+    }
+    if !is_pem(body) {
+        return Err(format!(
+            "cert_chain: not PEM, expected 2 PEM certificates (ASK, ARK); body starts {}",
+            body_start(body)
+        ));
+    }
     let certs = certificates(body, "cert_chain")?;
     if certs.len() != 2 {
         return Err(format!(
@@ -446,9 +483,13 @@ pub(crate) fn chain_ders(body: &[u8], product: SnpProduct) -> Result<Vec<Vec<u8>
 /// The CRL of a `crl` answer (DER; PEM and hex accepted), checked to be issued by the product's
 /// ARK name (`CN=ARK-{Product}`).
 pub(crate) fn crl_der(body: &[u8], product: SnpProduct) -> Result<Vec<u8>, String> {
-    let der = crate::crl::crl_der(body, "CRL").map_err(|e| e.to_string())?;
-    let (_, crl) =
-        CertificateRevocationList::from_der(&der).map_err(|e| format!("CRL: not DER: {e}"))?;
+    if body.trim_ascii().is_empty() {
+        return Err("CRL: empty body".into());
+    }
+    let der = crate::crl::crl_der(body, "CRL")
+        .map_err(|e| format!("{e}; body starts {}", body_start(body)))?;
+    let (_, crl) = CertificateRevocationList::from_der(&der)
+        .map_err(|e| format!("CRL: not DER: {}", initra_verify::describe_x509_error(&e)))?;
     let cn = crl
         .issuer()
         .iter_common_name()

@@ -20,7 +20,7 @@ use initra_verify::{SnpCollateral, SnpCollateralSource, SnpProduct};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::http::block_on;
-use crate::kds::{KdsClient, VcekKey};
+use crate::kds::{kds_error, KdsClient, VcekKey};
 use crate::kds_cache::{CachedCrl, KdsCache};
 use crate::validity::{fmt_duration, fmt_unix, secs, unix};
 use crate::Error;
@@ -121,7 +121,7 @@ impl KdsSource {
         let url = self.client.vcek_url(key);
         let cached = || self.cache.vcek(key).filter(|der| !expired(der, now));
         self.single_flight(&url, cached, || {
-            let der = block_on(&url, self.client.vcek(key))?;
+            let der = fetch(&url, self.client.vcek(key))?;
             tracing::info!(key = %key, url, "VCEK fetched from the KDS");
             Ok(self.cache.put_vcek(key, der))
         })
@@ -135,7 +135,7 @@ impl KdsSource {
                 .filter(|c| !c.iter().any(|der| expired(der, now)))
         };
         self.single_flight(&url, cached, || {
-            let (chain, pem) = block_on(&url, self.client.cert_chain(product))?;
+            let (chain, pem) = fetch(&url, self.client.cert_chain(product))?;
             tracing::info!(%product, url, "ASK / ARK chain fetched from the KDS");
             Ok(self.cache.put_chain(product, chain, &pem))
         })
@@ -152,7 +152,7 @@ impl KdsSource {
             })
         };
         let fetched = self.single_flight(&url, fresh, || {
-            let der = block_on(&url, self.client.crl(product))?;
+            let der = fetch(&url, self.client.crl(product))?;
             let crl = self.cache.put_crl(product, der)?;
             tracing::info!(%product, url, next_update = ?crl.next_update.map(fmt_unix), "AMD CRL fetched from the KDS");
             Ok(crl)
@@ -245,6 +245,14 @@ impl SnpCollateralSource for KdsSource {
         self.collateral(report, now)
             .map_err(Error::into_verify_error)
     }
+}
+
+/// Runs one KDS request from synchronous code; the runner's own failures name the KDS too.
+fn fetch<T: Send>(
+    url: &str,
+    request: impl std::future::Future<Output = Result<T, Error>> + Send,
+) -> Result<T, Error> {
+    block_on(url, request).map_err(kds_error)
 }
 
 /// Whether the certificate is past its notAfter at `now` (then a fetch may bring a renewed one);

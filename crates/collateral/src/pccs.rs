@@ -270,8 +270,8 @@ struct SignedBody<'a> {
 fn signed_json(url: &str, body: &[u8], field: &str) -> Result<(String, Vec<u8>), Error> {
     let text = std::str::from_utf8(body).map_err(|_| bad(url, "body: not UTF-8".into()))?;
     let parsed: SignedBody<'_> = serde_json::from_str(text).map_err(|e| {
-        let snippet: String = text.trim().chars().take(80).collect();
-        bad(url, format!("body: expected JSON {{\"{field}\":..,\"signature\":..}}: {e}; body starts {snippet:?}"))
+        let excerpt = crate::http::body_excerpt(body);
+        bad(url, format!("body: expected JSON {{\"{field}\":..,\"signature\":..}}: {e}; body starts \"{excerpt}\""))
     })?;
     let inner = match field {
         "tcbInfo" => parsed.tcb_info,

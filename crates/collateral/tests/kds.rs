@@ -441,3 +441,181 @@ fn verifier_settings_wire_the_kds_into_verify_evidence() {
         "{err}"
     );
 }
+
+mod common;
+
+/// A server on 127.0.0.1 answering every request with `status` and `body` (as a KDS behind a
+/// proxy that serves its own error pages), until the test ends.
+fn reply_server(status: &'static str, body: &'static [u8]) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line.trim() != "" {
+                line.clear();
+            }
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(body);
+        }
+    });
+    url
+}
+
+fn milan_key() -> VcekKey {
+    VcekKey::from_report(&virtee_report(), Some(SnpProduct::Milan)).unwrap()
+}
+
+#[test]
+fn retry_warnings_and_errors_name_the_kds_not_pccs() {
+    let url = dead_url();
+    let (result, logs) = common::with_logs(|| block(client(&url).vcek(&milan_key())));
+    let e = result.unwrap_err();
+    let vcek_url = format!("{url}{}", vcek_path(VIRTEE_MILAN_HWID));
+    assert!(
+        e.to_string()
+            .starts_with(&format!("AMD KDS {vcek_url}: unreachable: connect")),
+        "{e}"
+    );
+    assert!(matches!(e, Error::Kds { status: None, .. }), "{e:?}");
+    // HttpLimits::retries = 1: one warning, in the KDS's words.
+    assert_eq!(
+        logs.matches("request failed; retrying").count(),
+        1,
+        "{logs}"
+    );
+    assert!(
+        logs.contains(&format!("error=AMD KDS {vcek_url}: unreachable: connect")),
+        "{logs}"
+    );
+    assert!(!logs.contains("PCCS"), "{logs}");
+}
+
+#[test]
+fn an_html_404_page_is_quoted_as_one_short_line() {
+    let page: &'static [u8] = b"<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n\
+        <center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+    let url = reply_server("404 Not Found", page);
+    let e = block(client(&url).vcek(&milan_key())).unwrap_err();
+    let text = e.to_string();
+    assert_eq!(
+        text,
+        format!(
+            "AMD KDS {url}{}: HTTP 404 (not found: no VCEK for this chip id and TCB at this KDS, \
+             or the URL is not a KDS base): <html>…",
+            vcek_path(VIRTEE_MILAN_HWID)
+        )
+    );
+    assert!(matches!(
+        e,
+        Error::Kds {
+            status: Some(404),
+            ..
+        }
+    ));
+
+    // A one-line body longer than the bound is cut; control bytes are escaped.
+    static LONG: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let long = LONG.get_or_init(|| {
+        let mut b = b"\x1b[2Jerror ".to_vec();
+        b.extend(std::iter::repeat_n(b'x', 5000));
+        b
+    });
+    let url = reply_server("502 Bad Gateway", long);
+    let text = block(client(&url).crl(SnpProduct::Milan))
+        .unwrap_err()
+        .to_string();
+    let (_, quoted) = text.split_once("(KDS server error): ").unwrap();
+    assert!(quoted.starts_with("\\u{1b}[2Jerror xxx"), "{quoted}");
+    assert!(quoted.ends_with("x…"), "{quoted}");
+    assert_eq!(quoted.chars().count(), 200);
+    assert!(!text.contains('\x1b'));
+}
+
+#[test]
+fn a_cert_chain_that_is_not_pem_says_so() {
+    let chain_err = |body: &[u8]| {
+        let kds = FakeKds::start(KdsFiles::new().cert_chain("Milan", body.to_vec()));
+        let e = block(client(&kds.url()).cert_chain(SnpProduct::Milan)).unwrap_err();
+        let prefix = format!(
+            "AMD KDS {}/vcek/v1/Milan/cert_chain: bad response: ",
+            kds.url()
+        );
+        let text = e.to_string();
+        assert!(text.starts_with(&prefix), "{text}");
+        text[prefix.len()..].to_owned()
+    };
+    assert_eq!(
+        chain_err(b""),
+        "cert_chain: empty body, expected 2 PEM certificates (ASK, ARK)"
+    );
+    assert_eq!(
+        chain_err(b"\r\n<html>502 proxy error</html>\r\n"),
+        "cert_chain: not PEM, expected 2 PEM certificates (ASK, ARK); body starts \
+         \"<html>502 proxy error</html>\""
+    );
+    let random: Vec<u8> = (0u8..64).map(|i| i.wrapping_mul(97) ^ 0xa5).collect();
+    assert_eq!(
+        chain_err(&random),
+        format!(
+            "cert_chain: not PEM, expected 2 PEM certificates (ASK, ARK); body starts {}",
+            hex::encode(&random[..16])
+        )
+    );
+    // The real chain as DER (one certificate, not PEM) is not taken for a one-certificate chain.
+    let ark = std::fs::read(format!("{SIM_SNP_DIR}/ark.der")).unwrap();
+    assert!(chain_err(&ark).starts_with("cert_chain: not PEM"));
+    // PEM with one certificate: the count.
+    let one = initra_collateral::test_support::pem("CERTIFICATE", &ark);
+    assert_eq!(
+        chain_err(one.as_bytes()),
+        "cert_chain: expected 2 PEM certificates (ASK, ARK), got 1"
+    );
+}
+
+#[test]
+fn empty_and_garbage_vcek_and_crl_answers_say_what_they_are() {
+    let kds = FakeKds::start(
+        KdsFiles::new()
+            .vcek("Milan", VIRTEE_MILAN_HWID, MILAN_TCB_QUERY, Vec::new())
+            .crl("Milan", Vec::new()),
+    );
+    let c = client(&kds.url());
+    let e = block(c.vcek(&milan_key())).unwrap_err().to_string();
+    assert!(e.ends_with(": bad response: VCEK: empty body"), "{e}");
+    let e = block(c.crl(SnpProduct::Milan)).unwrap_err().to_string();
+    assert!(e.ends_with(": bad response: CRL: empty body"), "{e}");
+    // An HTML page where DER is expected: the parser's complaint in words, and the page's line.
+    kds.set(|b| b.garbage = true);
+    let e = block(c.vcek(&milan_key())).unwrap_err().to_string();
+    assert!(
+        e.contains(
+            "bad response: VCEK: not a DER X.509 certificate (ends before its encoded length)"
+        ) && e.ends_with("; body starts \"<html>502 proxy error</html>\""),
+        "{e}"
+    );
+    assert!(!e.contains("Parsing Error") && !e.contains("Tag("), "{e}");
+    // Random bytes: the tag the parser found, named.
+    let kds = FakeKds::start(KdsFiles::new().vcek(
+        "Milan",
+        VIRTEE_MILAN_HWID,
+        MILAN_TCB_QUERY,
+        vec![0x01, 0x01, 0xff, 0x00],
+    ));
+    let e = block(client(&kds.url()).vcek(&milan_key()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.ends_with(
+            "VCEK: not a DER X.509 certificate (DER tag: expected Sequence, got Boolean); \
+             body starts 0101ff00"
+        ),
+        "{e}"
+    );
+}

@@ -53,6 +53,7 @@ impl Evidence {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // tests index fixed test vectors
 mod tests {
     use super::*;
 
@@ -75,7 +76,7 @@ mod tests {
         let raw = sample("snp/virtee/report_milan.hex");
         let short = Evidence::parse(&raw[..1183]).unwrap_err().to_string();
         assert!(short.contains("snp."), "{short}");
-        let mut algo = raw.clone();
+        let mut algo = raw;
         algo[0x34] = 2;
         let e = Evidence::parse(&algo).unwrap_err().to_string();
         assert!(e.contains("signature") || e.contains("algo"), "{e}");

@@ -26,6 +26,7 @@ mod roots;
 pub mod snp;
 mod verdict;
 mod verifier;
+mod x509_error;
 
 pub use claims::{Claims, SgxClaims, TdxClaims};
 pub use collateral::{quote_fmspc, Collateral, CollateralSource, StaticCollateral};
@@ -41,5 +42,6 @@ pub use snp::{
 };
 pub use verdict::{Decision, EvidenceVerdict, RejectionKind, Verdict};
 pub use verifier::Verifier;
+pub use x509_error::describe_x509_error;
 
 pub use initra_evidence::quote::Tee;

@@ -1,8 +1,10 @@
-//! Argument groups shared by several subcommands.
+//! Argument groups and output shapes shared by several subcommands.
 
 use std::path::PathBuf;
 
 use initra_collateral::{CollateralSettings, VerifierSettings};
+use initra_evidence::snp::SnpReport;
+use serde_json::{json, Value};
 
 /// How the peer's evidence is verified: trust roots, collateral sources, freshness and extra TCB
 /// statuses (`initra server`, `initra get-secret`). Maps 1:1 onto
@@ -95,4 +97,24 @@ pub(crate) fn url_text(s: &str) -> Result<String, String> {
 /// Checks a TCB status name at parse time (Intel's exact spelling); the error lists the valid ones.
 fn tcb_status_text(s: &str) -> Result<String, String> {
     s.parse::<initra_verify::TcbStatus>().map(|_| s.to_owned())
+}
+
+/// Every field of an SEV-SNP report as `initra quote inspect --json` prints it (docs/cli-json.md):
+/// `tee` = `"snp"`, `report_len`, the report fields, `policy` / `platform_info` as `"0x.."`
+/// strings and `debug`. `initra ratls inspect` shows the reports of certificates with it too, so
+/// both commands print one shape.
+pub(crate) fn snp_report_json(report: &SnpReport) -> Value {
+    let mut value = json!({ "tee": "snp", "report_len": report.raw().len() });
+    if let (Value::Object(map), Ok(Value::Object(fields))) =
+        (&mut value, serde_json::to_value(report))
+    {
+        map.extend(fields);
+        map.insert("policy".into(), json!(format!("{:#x}", report.policy)));
+        map.insert(
+            "platform_info".into(),
+            json!(format!("{:#x}", report.platform_info)),
+        );
+        map.insert("debug".into(), json!(report.is_debug()));
+    }
+    value
 }

@@ -17,6 +17,7 @@ use initra_verify::{
 };
 use serde_json::{json, Value};
 
+use crate::cmd::common::snp_report_json;
 use crate::output::print_stdout;
 
 /// `initra quote ...`
@@ -29,6 +30,13 @@ pub(crate) enum QuoteCmd {
     /// or what --kds-url serves) and decide with a policy.
     ///
     /// Exit status: 0 accepted, 1 rejected by policy, 2 invalid evidence / collateral or error.
+    // Written out: clap's generated usage puts the positional FILE after the last flag named,
+    // which reads as `--no-kds-crl <FILE>` although that flag takes no value.
+    #[command(
+        override_usage = "initra quote verify <FILE> --collateral <FILE>... [OPTIONS]\n       \
+        initra quote verify <FILE> --vcek <FILE> --chain <FILE> [--crl <FILE>] [OPTIONS]\n       \
+        initra quote verify <FILE> --kds-url <URL> [--no-kds-crl] [OPTIONS]"
+    )]
     // Boxed: its many flags would make every `QuoteCmd` as large as this variant.
     Verify(Box<VerifyArgs>),
 }
@@ -50,7 +58,7 @@ pub(crate) struct VerifyArgs {
     file: PathBuf,
     /// SGX / TDX: collateral in dcap-qvl's JSON layout; repeat to load several (chosen by TEE type
     /// + FMSPC). Required for quotes.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     collateral: Vec<PathBuf>,
     /// SEV-SNP: the VCEK or VLEK certificate (DER or PEM). Required for SNP reports.
     #[arg(long, value_name = "FILE")]
@@ -79,7 +87,7 @@ pub(crate) struct VerifyArgs {
     no_kds_crl: bool,
     /// Trust this root CA certificate (DER or PEM) instead of Intel's; repeatable. A root whose
     /// subject says SIMULATED marks results `simulated`.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     root: Vec<PathBuf>,
     /// SEV-SNP: also trust the simulated SNP platform's ARK (e.g. testdata/sim-snp/ark.der);
     /// results under it are `simulated`.
@@ -90,18 +98,18 @@ pub(crate) struct VerifyArgs {
     at: Option<String>,
     /// Policy: an Occlum verify config (dynamic_config.json / init_ra_conf.json) or an initra
     /// policy file (docs/policy.md). Without it, no identity is required (TCB + debug only).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
-    /// Also accept these TCB statuses, in addition to the policy's (UpToDate by default), e.g.
-    /// SWHardeningNeeded,ConfigurationNeeded; repeatable or comma-separated.
+    /// SGX / TDX: also accept these TCB statuses, in addition to the policy's (UpToDate by
+    /// default), e.g. SWHardeningNeeded,ConfigurationNeeded; repeatable or comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "S,...")]
     accept_status: Vec<String>,
     /// Accept debug enclaves / TDs.
     #[arg(long)]
     allow_debug: bool,
-    /// Refuse collateral whose TCB info, QE identity or PCK CRL was issued longer ago than this
-    /// (e.g. `7d`), guarding against a stale PCCS serving old but signed data (docs/collateral.md).
-    /// With the policy's `max_collateral_age` too, the stricter applies.
+    /// SGX / TDX: refuse collateral whose TCB info, QE identity or PCK CRL was issued longer ago
+    /// than this (e.g. `7d`), guarding against a stale PCCS serving old but signed data
+    /// (docs/collateral.md). With the policy's `max_collateral_age` too, the stricter applies.
     #[arg(long, value_name = "DURATION")]
     max_collateral_age: Option<String>,
     /// Print one JSON object.
@@ -206,17 +214,7 @@ fn render_inspect(quote: &Quote, value: &Value) -> String {
 }
 
 fn inspect_snp(report: &SnpReport, as_json: bool) -> anyhow::Result<ExitCode> {
-    let mut value = json!({ "tee": "snp", "report_len": report.raw().len() });
-    if let (Value::Object(map), Value::Object(fields)) = (&mut value, serde_json::to_value(report)?)
-    {
-        map.extend(fields);
-        map.insert("policy".into(), json!(format!("{:#x}", report.policy)));
-        map.insert(
-            "platform_info".into(),
-            json!(format!("{:#x}", report.platform_info)),
-        );
-        map.insert("debug".into(), json!(report.is_debug()));
-    }
+    let value = snp_report_json(report);
     let text = if as_json {
         format!("{}\n", serde_json::to_string_pretty(&value)?)
     } else {
@@ -269,13 +267,14 @@ fn verify_inner(args: &VerifyArgs) -> Result<(Value, bool), Invalid> {
         None => SystemTime::now(),
         Some(at) => parse_time(at).map_err(invalid)?,
     };
+    check_input_files(args).map_err(invalid)?;
     let policy = build_policy(args).map_err(invalid)?;
     let quote = match read_evidence(&args.file).map_err(invalid)? {
         Evidence::Snp(report) => return verify_snp(args, &report, policy, now),
         Evidence::Quote(q) => q,
     };
     // SEV-SNP-only flags on a DCAP quote: say which and what to use instead.
-    let snp_only = [
+    let snp_only: [Inapplicable<'_>; 4] = [
         (
             args.vcek.is_some() || args.chain.is_some() || args.product.is_some(),
             "--vcek, --chain and --product are",
@@ -293,13 +292,12 @@ fn verify_inner(args: &VerifyArgs) -> Result<(Value, bool), Invalid> {
             "use --root for SGX / TDX roots",
         ),
     ];
-    if let Some((_, what, instead)) = snp_only.iter().find(|(given, _, _)| *given) {
-        return Err(invalid(anyhow::anyhow!(
-            "{}: {what} for SEV-SNP reports; this is {} quote ({instead})",
-            args.file.display(),
-            quote.tee().with_article()
-        )));
-    }
+    refuse_inapplicable(
+        &args.file,
+        &snp_only,
+        "SEV-SNP reports",
+        &format!("{} quote", quote.tee().with_article()),
+    )?;
     if args.collateral.is_empty() {
         return Err(invalid(anyhow::anyhow!(
             "{}: --collateral is required to verify {} quote",
@@ -337,11 +335,30 @@ fn verify_snp(
 ) -> Result<(Value, bool), Invalid> {
     let invalid = |e: anyhow::Error| Invalid(e);
     let file = args.file.display();
-    if !args.collateral.is_empty() || !args.root.is_empty() {
-        return Err(invalid(anyhow::anyhow!(
-            "{file}: --collateral and --root are for SGX / TDX quotes; this is an SEV-SNP report (use --vcek and --chain)"
-        )));
-    }
+    // SGX / TDX-only flags on an SEV-SNP report: the same shape as `snp_only` in `verify_inner`.
+    let dcap_only: [Inapplicable<'_>; 3] = [
+        (
+            !args.collateral.is_empty() || !args.root.is_empty(),
+            "--collateral and --root are",
+            "use --vcek and --chain, or --kds-url",
+        ),
+        (
+            !args.accept_status.is_empty(),
+            "--accept-status is",
+            "SEV-SNP has no TCB status; set a floor with min_reported_tcb in a --policy identity",
+        ),
+        (
+            args.max_collateral_age.is_some(),
+            "--max-collateral-age is",
+            "AMD's CRL given with --crl is refused past its nextUpdate",
+        ),
+    ];
+    refuse_inapplicable(
+        &args.file,
+        &dcap_only,
+        "SGX / TDX quotes",
+        "an SEV-SNP report",
+    )?;
     let product = args
         .product
         .as_deref()
@@ -370,20 +387,73 @@ fn verify_snp(
     let collateral = match &args.crl {
         Some(path) => collateral
             .with_crl_file(path)
-            .map_err(|e| invalid(e.into()))?,
+            .map_err(|e| invalid(anyhow::Error::new(e).context("--crl")))?,
         None => collateral,
     };
     let mut roots = SnpRoots::amd();
     for ark in &args.snp_sim_ark {
         roots = roots
             .with_simulated_ark_file(ark)
-            .map_err(|e| invalid(e.into()))?;
+            .map_err(|e| invalid(anyhow::Error::new(e).context("--snp-sim-ark")))?;
     }
     let verdict = SnpVerifier::new(roots, Arc::new(policy))
         .verify_report(report, &collateral, product, now)
         .with_context(|| format!("{file}"))
         .map_err(invalid)?;
     Ok((verdict.to_json(), verdict.is_accepted()))
+}
+
+/// A flag that does not apply to the evidence given: whether it was given, what it is
+/// (`--crl is AMD's CRL`), and what to use instead.
+type Inapplicable<'a> = (bool, &'a str, &'a str);
+
+/// The first flag of `table` that was given, as an error naming it, what it applies to and what
+/// `file` is: `FILE: WHAT for APPLIES_TO; this is THIS (INSTEAD)`. A flag that would be silently
+/// ignored is refused instead.
+fn refuse_inapplicable(
+    file: &Path,
+    table: &[Inapplicable<'_>],
+    applies_to: &str,
+    this: &str,
+) -> Result<(), Invalid> {
+    match table.iter().find(|(given, _, _)| *given) {
+        Some((_, what, instead)) => Err(Invalid(anyhow::anyhow!(
+            "{}: {what} for {applies_to}; this is {this} ({instead})",
+            file.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Every file flag names a readable file: an error names the flag (`--crl adir: is a directory`),
+/// not just the path, before any work is done.
+fn check_input_files(args: &VerifyArgs) -> anyhow::Result<()> {
+    let single = [
+        ("--vcek", &args.vcek),
+        ("--chain", &args.chain),
+        ("--crl", &args.crl),
+        ("--policy", &args.policy),
+    ];
+    let repeated = [
+        ("--collateral", &args.collateral),
+        ("--root", &args.root),
+        ("--snp-sim-ark", &args.snp_sim_ark),
+    ];
+    let files = single
+        .iter()
+        .filter_map(|(flag, path)| path.as_ref().map(|p| (*flag, p)))
+        .chain(
+            repeated
+                .iter()
+                .flat_map(|(flag, paths)| paths.iter().map(move |p| (*flag, p))),
+        );
+    for (flag, path) in files {
+        let meta = std::fs::metadata(path).with_context(|| format!("{flag} {}", path.display()))?;
+        if meta.is_dir() {
+            anyhow::bail!("{flag} {}: is a directory, expected a file", path.display());
+        }
+    }
+    Ok(())
 }
 
 /// The VCEK, chain and (unless `crl` is off) CRL of `report` from the KDS at `url`, uncached.

@@ -8,6 +8,7 @@ use initra_evidence::Evidence;
 use initra_ratls::{read_certificate_pem_or_der, CertEvidence};
 use serde_json::{json, Value};
 
+use crate::cmd::common::snp_report_json;
 use crate::output::print_stdout;
 
 /// `initra ratls ...`
@@ -47,16 +48,11 @@ fn rfc3339(secs: i64) -> String {
 }
 
 /// The report fields of a quote (the same flat claims as `initra quote verify --json`), or of an
-/// SEV-SNP report (its parsed fields; the product is known only once the VCEK is verified).
+/// SEV-SNP report (exactly what `initra quote inspect --json` prints for it; the product is known
+/// only once the VCEK is verified).
 fn quote_claims(raw: &[u8]) -> Value {
     match Evidence::parse(raw) {
-        Ok(Evidence::Snp(report)) => {
-            let mut v = serde_json::to_value(&report).unwrap_or(Value::Null);
-            if let Value::Object(map) = &mut v {
-                map.insert("tee".into(), json!("snp"));
-            }
-            v
-        }
+        Ok(Evidence::Snp(report)) => snp_report_json(&report),
         Ok(Evidence::Quote(quote)) => {
             let mut v = serde_json::to_value(initra_verify::Claims::from_quote(&quote))
                 .unwrap_or(Value::Null);
@@ -150,11 +146,13 @@ fn render(value: &Value) -> String {
         }
     }
     if let Value::Object(e) = &value["endorsements"] {
-        let what = match (&e["cert_table_len"], &e["error"]) {
+        // `Map` indexing panics on a missing key: read with `get`.
+        let field = |k: &str| e.get(k).unwrap_or(&Value::Null);
+        let what = match (field("cert_table_len"), field("error")) {
             (Value::Number(n), _) => format!("SEV-SNP certificate table, {n} bytes"),
             (_, err) => format!("undecodable: {}", s(err)),
         };
-        out.push_str(&format!("[endorsements {}] {what}\n", s(&e["oid"])));
+        out.push_str(&format!("[endorsements {}] {what}\n", s(field("oid"))));
     }
     for bad in value["undecodable"].as_array().into_iter().flatten() {
         out.push_str(&format!("[undecodable {}] {}\n", s(&bad[0]), s(&bad[1])));

@@ -39,7 +39,10 @@ impl<'a> AmdCert<'a> {
         let (rest, cert) = X509Certificate::from_der(der).map_err(|e| {
             snp_err(
                 "certificate",
-                format!("{role}: not a DER X.509 certificate: {e}"),
+                format!(
+                    "{role}: not a DER X.509 certificate: {}",
+                    crate::describe_x509_error(&e)
+                ),
             )
         })?;
         if !rest.is_empty() {
@@ -145,7 +148,11 @@ impl<'a> AmdCert<'a> {
                     crate::freshness::fmt_unix(nb),
                     crate::freshness::fmt_unix(na),
                     crate::freshness::fmt_unix(secs),
-                    if secs > na { " (expired)" } else { " (not yet valid)" }
+                    if secs > na {
+                        " (expired)"
+                    } else {
+                        " (not yet valid)"
+                    }
                 ),
             ));
         }

@@ -97,8 +97,12 @@ fn pem_crl(bytes: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 fn parse(der: &[u8]) -> Result<CertificateRevocationList<'_>, Error> {
-    let (rest, crl) = CertificateRevocationList::from_der(der)
-        .map_err(|e| crl_err(format!("not a DER X.509 CRL: {e}")))?;
+    let (rest, crl) = CertificateRevocationList::from_der(der).map_err(|e| {
+        crl_err(format!(
+            "not a DER X.509 CRL: {}",
+            crate::describe_x509_error(&e)
+        ))
+    })?;
     if !rest.is_empty() {
         return Err(crl_err(format!(
             "{} trailing bytes after the CRL",

@@ -192,7 +192,10 @@ fn outside_validity_fails() {
     // 2023-01-01: before the VCEK's notBefore (2023-04-03).
     let early = SystemTime::UNIX_EPOCH + Duration::from_secs(1_672_531_200);
     let e = err_of(verifier(Policy::default()).verify(&raw, &c, None, early));
-    assert!(e.starts_with("SNP validity: VCEK valid notBefore 2023-"), "{e}");
+    assert!(
+        e.starts_with("SNP validity: VCEK valid notBefore 2023-"),
+        "{e}"
+    );
     assert!(
         e.ends_with("verification time 2023-01-01T00:00:00Z is outside (not yet valid)"),
         "{e}"
@@ -603,7 +606,7 @@ fn operator_crl_in_the_roots_applies_to_every_report_of_its_product() {
 #[test]
 fn simulated_ark_is_added_not_substituted_and_amds_own_is_refused() {
     let roots = SnpRoots::amd().with_simulated_ark(sim_ark()).unwrap();
-    let v = SnpVerifier::new(roots.clone(), Arc::new(Policy::default()));
+    let v = SnpVerifier::new(roots, Arc::new(Policy::default()));
     let (raw, c) = virtee();
     let real = v.verify(&raw, &c, None, at()).unwrap();
     assert!(real.is_accepted() && !real.simulated);
