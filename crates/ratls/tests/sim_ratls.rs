@@ -537,3 +537,56 @@ fn rsa_ra_tls_certificate_binds_and_handshakes() {
     result.unwrap();
     assert!(verifier.verdict_for(cert.der()).unwrap().is_accepted());
 }
+
+/// An SEV-SNP server (the simulated SNP platform): its certificate carries the report as DICE tagged
+/// evidence and the certificate table as endorsements, and a client verifies it inside the
+/// handshake, but only when it trusts the simulated ARK.
+#[test]
+fn snp_server_is_verified_in_the_handshake_through_its_endorsements() {
+    use initra_attest::sim::snp::SimSnpPlatform;
+    use initra_verify::SnpRoots;
+    let s = sim();
+    let sim_snp = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/sim-snp");
+    let snp = SimSnpPlatform::load(std::path::Path::new(sim_snp)).unwrap();
+    let server_id = RaTlsIdentity::generate(&snp, &CertOptions::default()).unwrap();
+    let cert = read_certificate(server_id.cert_der()).unwrap();
+    assert_eq!(cert.bound().unwrap().format, EvidenceFormat::TcgDice);
+    assert!(cert.endorsements().unwrap().is_some());
+
+    let client_id =
+        RaTlsIdentity::generate(&s.attester(0xc1, false), &CertOptions::default()).unwrap();
+    let server_config =
+        Arc::new(tls::server_config(&server_id, Arc::new(AttestedClientVerifier::new())).unwrap());
+    let client_with = |roots: SnpRoots| {
+        let verifier = Verifier::new(
+            TrustRoots::intel(),
+            s.collateral.clone(),
+            Arc::new(Policy::default()),
+        )
+        .with_snp_roots(roots);
+        let v = Arc::new(
+            AttestedServerVerifier::new(ServerTrust::Attested(Arc::new(verifier))).unwrap(),
+        );
+        (
+            Arc::new(tls::client_config(&client_id, v.clone()).unwrap()),
+            v,
+        )
+    };
+
+    let (config, v) = client_with(
+        SnpRoots::amd()
+            .with_simulated_ark(snp.ark_der().to_vec())
+            .unwrap(),
+    );
+    let (result, _, _) = connect(&server_config, &config);
+    result.unwrap();
+    let verdict = v.verdict_for(server_id.cert_der()).unwrap();
+    assert_eq!(verdict.tee_name(), "snp");
+    assert!(verdict.simulated());
+
+    let (config, _) = client_with(SnpRoots::amd());
+    let (result, _, _) = connect(&server_config, &config);
+    let err = result.unwrap_err();
+    let inner = ratls_error(&err).unwrap().to_string();
+    assert!(inner.contains("none of the trusted ARKs"), "{inner}");
+}
