@@ -85,6 +85,13 @@ pub struct InitraSection {
     /// CA certificates (PEM) for the PCCS's TLS certificate.
     #[serde(default)]
     pub pccs_ca: Option<PathBuf>,
+    /// AMD KDS base URL: the VCEK of an SEV-SNP server whose certificate carries no certificate
+    /// table is fetched there (none: such a server is refused).
+    #[serde(default)]
+    pub kds_url: Option<String>,
+    /// AMD CRLs (DER or PEM) checked for an SEV-SNP server's chain (docs/snp.md §9).
+    #[serde(default)]
+    pub snp_crls: Vec<PathBuf>,
     /// Offline collateral bundles (`initra collateral fetch`).
     #[serde(default)]
     pub collateral_bundles: Vec<PathBuf>,
@@ -262,6 +269,10 @@ impl InitConfig {
             initra_collateral::http::check_url(url.trim())
                 .map_err(|m| invalid("initra.pccs_url", m))?;
         }
+        if let Some(url) = initra.kds_url.as_deref() {
+            initra_collateral::http::check_url(url.trim())
+                .map_err(|m| invalid("initra.kds_url", m))?;
+        }
         if let Some(a) = initra.attester.as_deref() {
             if !ATTESTER_NAMES.contains(&a) {
                 return Err(invalid(
@@ -356,7 +367,7 @@ impl InitraSection {
             // An SEV-SNP server is verified under AMD's ARKs; the simulated SNP platform is a
             // test fixture for workloads, not for servers.
             snp_simulated_arks: Vec::new(),
-            snp_crls: Vec::new(),
+            snp_crls: self.snp_crls.clone(),
             collateral_files: self.collateral.clone(),
             accept_tcb_status: self.accept_tcb_status.clone(),
             collateral: CollateralSettings {
@@ -368,7 +379,7 @@ impl InitraSection {
                 collateral_grace: self.collateral_grace.clone(),
                 ..CollateralSettings::default()
             },
-            kds_url: None,
+            kds_url: self.kds_url.clone(),
             snp_product: None,
         }
     }
@@ -386,6 +397,7 @@ impl InitraSection {
         self.collateral_bundles.iter_mut().for_each(fix);
         self.collateral_cache.iter_mut().for_each(fix);
         self.pccs_ca.iter_mut().for_each(fix);
+        self.snp_crls.iter_mut().for_each(fix);
         self.server_ca.iter_mut().for_each(fix);
         if let Some(image) = &mut self.image {
             fix(&mut image.path);
@@ -526,6 +538,7 @@ mod tests {
         let text = r#"{"kms_server":"h:1","ra_config":{},"initra":{"simulated_root":"sim/root-ca.der",
             "collateral":["c.json"],"pccs_url":"https://pccs:8081","collateral_bundles":["b.json"],
             "collateral_cache":"/var/cache/initra","max_collateral_age":"7d",
+            "kds_url":"https://kdsintf.amd.com","snp_crls":["milan.crl"],
             "accept_tcb_status":["SWHardeningNeeded"]}}"#;
         let c = InitConfig::from_str(Path::new("/conf/init.json"), text, None).unwrap();
         let v = c.initra.verifier_settings();
@@ -539,6 +552,14 @@ mod tests {
         assert_eq!(v.collateral.pccs_url.as_deref(), Some("https://pccs:8081"));
         assert_eq!(v.collateral.max_collateral_age.as_deref(), Some("7d"));
         assert_eq!(v.accept_tcb_status, ["SWHardeningNeeded"]);
+        assert_eq!(v.kds_url.as_deref(), Some("https://kdsintf.amd.com"));
+        assert_eq!(v.snp_crls, [PathBuf::from("/conf/milan.crl")]);
+        let bad_kds =
+            r#"{"kms_server":"h:1","ra_config":{},"initra":{"kds_url":"kdsintf.amd.com"}}"#;
+        let err = InitConfig::from_str(Path::new("c"), bad_kds, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("initra.kds_url"), "{err}");
 
         let bad_age =
             r#"{"kms_server":"h:1","ra_config":{},"initra":{"max_collateral_age":"soon"}}"#;
