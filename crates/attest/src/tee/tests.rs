@@ -327,6 +327,53 @@ fn tsm_tdx_quote() {
     assert_eq!(entries_left(&dir), 0);
 }
 
+/// The whole SEV-SNP path short of the hardware: a kernel whose `sev_guest` reports are signed by
+/// the simulated SNP platform and whose `auxblob` is its certificate table. `evidence()` hands the
+/// table over as endorsements, and the verifier accepts report and table as they come, under the
+/// simulated ARK only.
+#[test]
+fn tsm_snp_evidence_with_auxblob_verifies_end_to_end() {
+    use initra_verify::{Policy, SnpRoots, StaticCollateral, TrustRoots, Verifier};
+    let sim_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/sim-snp");
+    let platform = Arc::new(crate::sim::snp::SimSnpPlatform::load(Path::new(sim_dir)).unwrap());
+    let signer = platform.clone();
+    let mut k = FakeKernel::new("sev_guest", move |rd| {
+        signer.report(&initra_evidence::ReportData(*rd)).unwrap()
+    });
+    k.auxblob = Some(platform.cert_table());
+    let (_dir, _k, a) = tsm(k, Some(TsmProvider::Snp));
+    let got = a.unwrap().evidence(&RD).unwrap();
+    let table = got.endorsements.as_deref().unwrap();
+
+    let verifier = |roots: SnpRoots| {
+        Verifier::new(
+            TrustRoots::intel(),
+            Arc::new(StaticCollateral::from_files::<&str>(&[]).unwrap()),
+            Arc::new(Policy::default()),
+        )
+        .with_snp_roots(roots)
+    };
+    let trusted = SnpRoots::amd()
+        .with_simulated_ark(platform.ark_der().to_vec())
+        .unwrap();
+    let v = verifier(trusted)
+        .verify_evidence(&got.evidence, Some(table), std::time::SystemTime::now())
+        .unwrap();
+    assert!(v.is_accepted() && v.simulated(), "{:?}", v.decision());
+    assert_eq!(v.claims().report_data().0, RD);
+    let e = verifier(SnpRoots::amd())
+        .verify_evidence(&got.evidence, Some(table), std::time::SystemTime::now())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("none of the trusted ARKs"), "{e}");
+    // Without the table there is no VCEK to verify with: invalid, saying what is missing.
+    let e = verifier(SnpRoots::amd())
+        .verify_evidence(&got.evidence, None, std::time::SystemTime::now())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no VCEK") && e.contains("--kds-url"), "{e}");
+}
+
 #[test]
 fn tsm_snp_report_with_auxblob() {
     let mut k = FakeKernel::new("sev_guest", snp_report);
