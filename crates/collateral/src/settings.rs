@@ -67,7 +67,7 @@ impl VerifierSettings {
     /// The verifier: these roots and collateral sources, `policy` with the extra statuses.
     /// These settings' `max_collateral_age` joins the policy's (the stricter wins), so the
     /// [`Verifier`] enforces one maximum age on TCB info, QE identity and PCK CRL of every source;
-    /// the sources keep the expiry check and its grace period.
+    /// the sources and the verifier share the grace period (docs/collateral.md, "Grace").
     pub fn build(&self, policy: Policy) -> Result<Verifier, Error> {
         let roots = self.trust_roots()?;
         let mut policy = self.accepting(policy)?;
@@ -79,8 +79,11 @@ impl VerifierSettings {
             max_age: None,
             grace: freshness.grace,
         })?;
-        let verifier =
+        let mut verifier =
             Verifier::new(roots, collateral, Arc::new(policy)).with_snp_roots(self.snp_roots()?);
+        if let Some(grace) = freshness.grace {
+            verifier = verifier.with_collateral_grace(grace);
+        }
         Ok(match self.kds_source()? {
             Some(kds) => verifier.with_snp_collateral(Arc::new(kds)),
             None => verifier,
@@ -268,6 +271,37 @@ impl CollateralSource for FileCollateral {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `collateral_grace` reaches both the sources and the verifier: a quote whose collateral
+    /// expired within the grace verifies; beyond it the error names the grace.
+    #[test]
+    fn grace_reaches_the_verifier() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/sgx/dcapqvl-sgx-v3"
+        );
+        let quote = std::fs::read(format!("{dir}/sgx_quote.bin")).unwrap();
+        let settings = VerifierSettings {
+            collateral_files: vec![format!("{dir}/sgx_quote_collateral.json").into()],
+            accept_tcb_status: vec!["ConfigurationAndSWHardeningNeeded".into()],
+            collateral: CollateralSettings {
+                collateral_grace: Some("1d".into()),
+                ..CollateralSettings::default()
+            },
+            ..VerifierSettings::default()
+        };
+        let verifier = settings.build(Policy::default()).unwrap();
+        // 2025-07-20T09:00:00Z: QE identity (nextUpdate 2025-07-19T10:01:18Z) expired 23 h ago.
+        let at = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        let v = verifier.verify(&quote, at(1_753_002_000)).unwrap();
+        assert!(v.is_accepted(), "{:?}", v.decision);
+        // 2025-07-21T00:00:00Z: beyond the grace.
+        let e = verifier
+            .verify(&quote, at(1_753_056_000))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("grace 1day exceeded"), "{e}");
+    }
 
     #[test]
     fn deserializes_every_field_and_rejects_unknown_ones() {

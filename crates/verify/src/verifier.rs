@@ -1,7 +1,7 @@
 //! [`Verifier`]: trust roots + collateral source + policy, verifying quotes concurrently.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use dcap_qvl::verify::QuoteVerifier;
 use initra_evidence::snp::CertTable;
@@ -25,6 +25,7 @@ pub struct Verifier {
     policy: Arc<Policy>,
     snp: SnpVerifier,
     snp_collateral: Option<Arc<dyn SnpCollateralSource>>,
+    collateral_grace: Option<Duration>,
 }
 
 impl core::fmt::Debug for Verifier {
@@ -50,7 +51,17 @@ impl Verifier {
             policy,
             snp,
             snp_collateral: None,
+            collateral_grace: None,
         }
+    }
+
+    /// This verifier tolerating collateral up to `grace` past its earliest `nextUpdate`
+    /// (`--collateral-grace`, explicit only): within it the quote is verified as of that
+    /// `nextUpdate` (the last instant the collateral vouched for), the quote's PCK certificates
+    /// must still be valid now, and every use is logged at warn (docs/collateral.md, "Grace").
+    pub fn with_collateral_grace(mut self, grace: Duration) -> Self {
+        self.collateral_grace = Some(grace);
+        self
     }
 
     /// This verifier asking `source` for the VCEK and chain of SEV-SNP reports that come without
@@ -145,10 +156,7 @@ impl Verifier {
     pub fn verify_quote(&self, quote: &Quote, now: SystemTime) -> Result<Verdict, Error> {
         let root = self.roots.root_for(quote)?;
         let collateral = self.collateral.collateral_for_at(quote, now)?;
-        let now_secs = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let now_secs = self.verification_instant(quote, &collateral, now)?;
         // Debug and service-TD decisions belong to our policy, where rejections explain themselves.
         let report = QuoteVerifier::new(root.der().to_vec())
             .allow_debug(true)
@@ -193,6 +201,73 @@ impl Verifier {
         );
         Ok(verdict)
     }
+}
+
+impl Verifier {
+    /// The instant dcap-qvl verifies at (Unix seconds): `now`, or, when the collateral is past its
+    /// earliest `nextUpdate` but within the configured grace, that `nextUpdate` (then the quote's
+    /// PCK certificates are checked against the real `now` here, since dcap-qvl will not).
+    fn verification_instant(
+        &self,
+        quote: &Quote,
+        collateral: &Collateral,
+        now: SystemTime,
+    ) -> Result<u64, Error> {
+        let now_s = crate::freshness::unix(now);
+        let real = u64::try_from(now_s).unwrap_or(0);
+        let Some(grace) = self.collateral_grace else {
+            return Ok(real);
+        };
+        let dates = collateral.item_dates()?;
+        let earliest = dates
+            .iter()
+            .filter_map(|d| d.next_update)
+            .filter(|n| now_s > *n)
+            .min();
+        let Some(next_update) = earliest else {
+            return Ok(real);
+        };
+        // Past the grace: the freshness error names item, date and the exceeded grace.
+        FreshnessPolicy {
+            max_age: None,
+            grace: Some(grace),
+        }
+        .check_expiry(&dates, now)?;
+        check_pck_chain_validity(quote, now_s)?;
+        tracing::warn!(
+            verified_as_of = %crate::freshness::fmt_unix(next_update),
+            "collateral past nextUpdate: the quote is verified as of that nextUpdate, within the configured grace"
+        );
+        Ok(u64::try_from(next_update).unwrap_or(0))
+    }
+}
+
+/// Every certificate of the quote's PCK chain (leaf, intermediate, root) is valid at `now_s`.
+fn check_pck_chain_validity(quote: &Quote, now_s: i64) -> Result<(), Error> {
+    let Some(pem) = quote.pck_chain_pem() else {
+        return Ok(());
+    };
+    for item in x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes()) {
+        let pem = item.map_err(|e| Error::PckChain {
+            reason: format!("PEM: {e}"),
+        })?;
+        let cert = pem.parse_x509().map_err(|e| Error::PckChain {
+            reason: crate::describe_x509_error(&e),
+        })?;
+        let v = cert.validity();
+        if now_s < v.not_before.timestamp() || now_s > v.not_after.timestamp() {
+            return Err(Error::PckChain {
+                reason: format!(
+                    "{} valid notBefore {} .. notAfter {}, now {} is outside (collateral grace does not extend certificates)",
+                    cert.subject(),
+                    crate::freshness::fmt_unix(v.not_before.timestamp()),
+                    crate::freshness::fmt_unix(v.not_after.timestamp()),
+                    crate::freshness::fmt_unix(now_s)
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// dcap-qvl's failure `message`, followed by the expired item and its `nextUpdate` when the

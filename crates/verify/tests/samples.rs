@@ -419,3 +419,47 @@ fn verifier_is_shareable_across_threads() {
         );
     }
 }
+
+/// `--collateral-grace`: past the collateral's earliest nextUpdate (QE identity, 2025-07-19T10:01:18Z)
+/// but within the grace, the quote verifies as of that instant; beyond it, the error names the item,
+/// the date and the grace exceeded.
+#[test]
+fn collateral_grace_extends_verification_past_next_update() {
+    let bytes = decode_evidence(&std::fs::read(SGX_QUOTE).unwrap()).unwrap();
+    let graced = verifier(&[SGX_COLL], permissive())
+        .with_collateral_grace(std::time::Duration::from_secs(86_400));
+    let v = graced.verify(&bytes, at("2025-07-20T09:00:00Z")).unwrap();
+    assert!(v.is_accepted());
+    assert_eq!(v.tcb_status, TcbStatus::ConfigurationAndSWHardeningNeeded);
+    let e = graced
+        .verify(&bytes, at("2025-07-20T10:01:19Z"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("collateral QE identity expired: nextUpdate 2025-07-19T10:01:18Z")
+            && e.ends_with("(grace 1day exceeded)"),
+        "{e}"
+    );
+    // Without a grace the same instant is expired.
+    let e = err(SGX_QUOTE, &[SGX_COLL], "2025-07-20T09:00:00Z");
+    assert!(e.contains("TCBInfo expired"), "{e}");
+}
+
+/// A grace period never stretches certificates: the quote's PCK chain must be valid at the real
+/// time even when the collateral is verified as of its nextUpdate.
+#[test]
+fn collateral_grace_does_not_extend_the_pck_certificates() {
+    let bytes = decode_evidence(&std::fs::read(SGX_QUOTE).unwrap()).unwrap();
+    let decades = std::time::Duration::from_secs(30 * 365 * 86_400);
+    let e = verifier(&[SGX_COLL], permissive())
+        .with_collateral_grace(decades)
+        .verify(&bytes, at("2050-01-01T00:00:00Z"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(
+            "now 2050-01-01T00:00:00Z is outside (collateral grace does not extend certificates)"
+        ),
+        "{e}"
+    );
+}
