@@ -232,7 +232,7 @@ impl Verifier {
             max_age: None,
             grace: Some(grace),
         }
-        .check_expiry(&dates, now)?;
+        .check_expiry(dates, now)?;
         check_pck_chain_validity(quote, now_s)?;
         tracing::warn!(
             verified_as_of = %crate::freshness::fmt_unix(next_update),
