@@ -5,18 +5,25 @@
 //! Clients prepare their keys, quotes and certificates before the timed phase, and share one verifier for
 //! the server (its verdict is cached per server certificate, as `initra init` would within a boot).
 //!
+//! With `--snp` the clients are SEV-SNP guests of the simulated SNP platform (testdata/sim-snp):
+//! the server verifies an SNP report and its certificate table (ARK pinning, RSA-PSS chain, ECDSA
+//! P-384 report signature) per connection instead of an SGX quote.
+//!
 //! ```text
 //! cargo bench -j2 -p initra-server --bench load            # N = 1, 16, 64; 20,000 requests at N = 64
 //! cargo bench -j2 -p initra-server --bench load -- 64 5000 # one run: N, requests
+//! cargo bench -j2 -p initra-server --bench load -- --snp   # the same with SEV-SNP clients
 //! ```
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use initra_attest::sim::snp::SimSnpPlatform;
 use initra_attest::sim::{SimAttester, SimOptions, SimPlatform};
-use initra_attest::EnclaveIdentity;
+use initra_attest::{Attester, EnclaveIdentity};
 use initra_client::{ClientConfig, ClientIdentity, RetryPolicy, SecretClient, ServerTrust};
+use initra_collateral::VerifierSettings;
 use initra_evidence::Measurement;
 use initra_ratls::verifier::AttestedServerVerifier;
 use initra_ratls::{CertOptions, RaTlsIdentity};
@@ -62,10 +69,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(bench(runs))
+    let snp = std::env::args().any(|a| a == "--snp");
+    rt.block_on(bench(runs, snp))
 }
 
-async fn bench(runs: Vec<Run>) -> Result<(), Box<dyn std::error::Error>> {
+async fn bench(runs: Vec<Run>, snp: bool) -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let sim_dir = dir.path().join("sim");
     let platform = Arc::new(SimPlatform::create(&sim_dir, &SimOptions::default())?);
@@ -91,15 +99,33 @@ async fn bench(runs: Vec<Run>) -> Result<(), Box<dyn std::error::Error>> {
         r#"{"cert":"dGVzdCBzYW1wbGUgY2VydGlmaWNhdGVzCg=="}"#,
     )?;
 
-    let config = ServerConfig::builder("127.0.0.1:0", &secrets)
-        .ra_config(&dynamic)
-        .identity(ServerIdentity::Sim {
-            dir: sim_dir.clone(),
-            identity: Some(server_id_path),
-        })
-        .collateral(platform.collateral_path())
-        .root(platform.root_ca_path(), true)
-        .build()?;
+    let sim_snp = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/sim-snp");
+    let builder = ServerConfig::builder("127.0.0.1:0", &secrets).identity(ServerIdentity::Sim {
+        dir: sim_dir.clone(),
+        identity: Some(server_id_path),
+    });
+    let config = if snp {
+        let policy = write(
+            "snp_policy.json",
+            &format!(
+                r#"{{"identities":[{{"tee":"snp","measurement":"{}"}}]}}"#,
+                "5a".repeat(48)
+            ),
+        )?;
+        builder
+            .policy(policy)
+            .verifier(VerifierSettings {
+                snp_simulated_arks: vec![sim_snp.join("ark.der")],
+                ..VerifierSettings::default()
+            })
+            .build()?
+    } else {
+        builder
+            .ra_config(&dynamic)
+            .collateral(platform.collateral_path())
+            .root(platform.root_ca_path(), true)
+            .build()?
+    };
     let server = BoundServer::bind(config).await?;
     let addr = server.local_addr()?.to_string();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -116,9 +142,16 @@ async fn bench(runs: Vec<Run>) -> Result<(), Box<dyn std::error::Error>> {
     let server_verifier = Arc::new(AttestedServerVerifier::new(
         initra_ratls::verifier::ServerTrust::Attested(Arc::new(verifier)),
     )?);
-    let attester = SimAttester::new(Arc::clone(&platform), client_id)?;
+    let attester: Box<dyn Attester> = if snp {
+        Box::new(SimSnpPlatform::load(&sim_snp)?)
+    } else {
+        Box::new(SimAttester::new(Arc::clone(&platform), client_id)?)
+    };
 
-    println!("initra load benchmark: fresh TCP + mutual RA-TLS handshake + GetSecrets per request, loopback");
+    println!(
+        "initra load benchmark: fresh TCP + mutual RA-TLS handshake + GetSecrets per request, loopback, {} clients",
+        if snp { "SEV-SNP (simulated)" } else { "SGX (simulated)" }
+    );
     println!(
         "{:>4} {:>8} {:>14} {:>10} {:>10} {:>7}",
         "N", "requests", "deliveries/s", "p50 ms", "p99 ms", "errors"
@@ -127,7 +160,7 @@ async fn bench(runs: Vec<Run>) -> Result<(), Box<dyn std::error::Error>> {
         // Keys, quotes and certificates of the N clients, before the timed phase.
         let mut clients = Vec::with_capacity(run.n);
         for _ in 0..run.n {
-            let ra = RaTlsIdentity::generate(&attester, &CertOptions::default())?;
+            let ra = RaTlsIdentity::generate(attester.as_ref(), &CertOptions::default())?;
             let cfg = ClientConfig {
                 server: addr.clone(),
                 identity: ClientIdentity::from_chain(ra.cert_chain(), ra.private_key()),
