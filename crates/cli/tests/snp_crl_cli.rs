@@ -181,3 +181,61 @@ fn an_unreadable_crl_names_the_flag() {
     assert_eq!(code(&o), 2);
     assert!(reason(&o).starts_with("--crl: SNP crl: "), "{}", reason(&o));
 }
+
+/// `initra sim snp-report` writes a report that `quote verify` accepts under the simulated ARK
+/// (labelled simulated) with the chosen measurement, and that a policy then decides on.
+#[test]
+fn sim_snp_report_command_round_trips_through_quote_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.bin");
+    let out_s = out.to_string_lossy().into_owned();
+    let sim = sample!("sim-snp");
+    let measurement = "ab".repeat(48);
+    let o = initra(&[
+        "sim",
+        "snp-report",
+        sim,
+        "--report-data",
+        "0x0102",
+        "--measurement",
+        &measurement,
+        "-o",
+        &out_s,
+    ]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("SIMULATED SEV-SNP report"));
+    let vcek = format!("{sim}/vcek.der");
+    let chain = format!("{sim}/cert_chain.pem");
+    let ark = format!("{sim}/ark.der");
+    let o = initra(&[
+        "quote",
+        "verify",
+        &out_s,
+        "--vcek",
+        &vcek,
+        "--chain",
+        &chain,
+        "--snp-sim-ark",
+        &ark,
+        "--json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let j = json(&o);
+    assert_eq!(j["measurement"], measurement);
+    assert_eq!(j["simulated"], true);
+    assert!(j["report_data"].as_str().unwrap().starts_with("0102000000"));
+    // A bad measurement is named.
+    let o = initra(&[
+        "sim",
+        "snp-report",
+        sim,
+        "--report-data",
+        "00",
+        "--measurement",
+        "abcd",
+        "-o",
+        &out_s,
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--measurement"));
+}

@@ -1,9 +1,11 @@
-//! `initra sim` and `initra measure`: the simulated SGX platform (docs/simulated-platform.md).
+//! `initra sim` and `initra measure`: the simulated SGX platform (docs/simulated-platform.md) and
+//! reports of the simulated SEV-SNP platform (docs/snp.md §8).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use initra_attest::sim::snp::{SimSnpOptions, SimSnpPlatform};
 use initra_attest::sim::{layout, SimAttester, SimOptions, SimPlatform};
 use initra_attest::{measure, Attester, EnclaveIdentity};
 use initra_evidence::Measurement;
@@ -21,6 +23,31 @@ pub(crate) enum SimCmd {
     Quote(QuoteArgs),
     /// Re-sign the collateral of DIR for a new validity window (keys and certificates unchanged).
     Renew(RenewArgs),
+    /// Write a simulated SEV-SNP report signed by the test VCEK of a simulated SNP platform
+    /// (e.g. testdata/sim-snp; docs/snp.md §8), to try `initra quote verify --snp-sim-ark`.
+    SnpReport(SnpReportArgs),
+}
+
+/// `initra sim snp-report DIR --report-data HEX -o FILE`
+#[derive(clap::Args)]
+pub(crate) struct SnpReportArgs {
+    /// The simulated SNP platform directory (vcek.key, vcek.der, ask.der, ark.der).
+    dir: PathBuf,
+    /// Report data, hex (optional 0x), at most 64 bytes; shorter values are padded with zero bytes.
+    #[arg(long, value_name = "HEX")]
+    report_data: String,
+    /// Launch measurement, 48 bytes hex. Default: 48 bytes of 0x5a.
+    #[arg(long, value_name = "HEX")]
+    measurement: Option<String>,
+    /// Host data, 32 bytes hex. Default: zero.
+    #[arg(long, value_name = "HEX")]
+    host_data: Option<String>,
+    /// Set guest policy bit 19 (debugging allowed).
+    #[arg(long)]
+    debug: bool,
+    /// Where to write the binary report.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: PathBuf,
 }
 
 /// `initra sim init DIR`
@@ -92,6 +119,7 @@ pub(crate) fn run(cmd: SimCmd) -> anyhow::Result<ExitCode> {
         SimCmd::Init(args) => init(&args),
         SimCmd::Quote(args) => quote(&args),
         SimCmd::Renew(args) => renew(&args),
+        SimCmd::SnpReport(args) => snp_report(&args),
     }
 }
 
@@ -168,6 +196,40 @@ fn quote(args: &QuoteArgs) -> anyhow::Result<ExitCode> {
         id.mr_enclave,
         id.mr_signer,
         hex::encode(report_data),
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn snp_report(args: &SnpReportArgs) -> anyhow::Result<ExitCode> {
+    let report_data = parse_report_data(&args.report_data)?;
+    let mut options = SimSnpOptions {
+        debug: args.debug,
+        ..SimSnpOptions::default()
+    };
+    if let Some(hex) = &args.measurement {
+        options.measurement = hex
+            .parse()
+            .context("--measurement: expected 48 bytes of hex")?;
+    }
+    if let Some(hex) = &args.host_data {
+        options.host_data = hex
+            .parse()
+            .context("--host-data: expected 32 bytes of hex")?;
+    }
+    let platform = SimSnpPlatform::load(&args.dir)
+        .with_context(|| format!("simulated SNP platform {}", args.dir.display()))?
+        .with_options(options);
+    let report = platform.report(&initra_evidence::ReportData(report_data))?;
+    std::fs::write(&args.output, &report)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    print_stdout(&format!(
+        "wrote {} ({} bytes): SIMULATED SEV-SNP report (test VCEK; verify with --vcek {dir}/vcek.der \
+         --chain {dir}/cert_chain.pem --snp-sim-ark {dir}/ark.der), measurement {}, report_data {}\n",
+        args.output.display(),
+        report.len(),
+        platform.options().measurement,
+        hex::encode(report_data),
+        dir = args.dir.display(),
     ))?;
     Ok(ExitCode::SUCCESS)
 }
