@@ -81,7 +81,7 @@ fn policy_rejection_names_the_field() {
     let policy = dir.path().join("p.json");
     std::fs::write(
         &policy,
-        r#"{"identities": [{"tee": "snp", "vmpl": 0, "min_reported_tcb": {"bootloader": 3, "tee": 0, "snp": 9, "microcode": 115}}]}"#,
+        r#"{"identities": [{"tee": "snp", "vmpl": 0, "measurement": "7a1e5c266c0108dbc9bb94fa926951320940915d0aafb42464bd88b579ea158d3e1a0dc39b2c60bd95b9c480cd81841f", "min_reported_tcb": {"bootloader": 3, "tee": 0, "snp": 9, "microcode": 115}}]}"#,
     )
     .unwrap();
     let o = verify(REPORT, VCEK, CHAIN, &["--policy", policy.to_str().unwrap()]);

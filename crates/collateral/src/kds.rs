@@ -104,18 +104,13 @@ impl VcekKey {
         }
         let from_cpuid = match report.cpuid {
             None => None,
-            Some(c) => Some(
-                SnpProduct::ALL
-                    .into_iter()
-                    .find(|p| p.cpuid() == (c.family, c.model))
-                    .ok_or_else(|| {
-                        key_err(format!(
-                            "SEV-SNP report cpuid: family {:#04x} model {:#04x} is no known product \
-                             (milan 0x19/0x01, genoa 0x19/0x11, turin 0x1a/0x02)",
-                            c.family, c.model
-                        ))
-                    })?,
-            ),
+            Some(c) => Some(SnpProduct::from_cpuid(c.family, c.model).ok_or_else(|| {
+                key_err(format!(
+                    "SEV-SNP report cpuid: family {:#04x} model {:#04x} is no known product \
+                     (milan 0x19/0x00-0x0f, genoa 0x19/0x10-0x1f or 0xa0-0xaf, turin 0x1a/0x00-0x1f)",
+                    c.family, c.model
+                ))
+            })?),
         };
         let product = match (from_cpuid, configured) {
             (Some(p), Some(c)) if p != c => {

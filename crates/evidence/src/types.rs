@@ -171,9 +171,11 @@ impl TdAttributes {
         u64::from_le_bytes(self.0)
     }
 
-    /// TUD.DEBUG (bit 0): the TD is debuggable (the host can read its memory).
+    /// The TD is under debug: any TUD bit (bits 0..=7: DEBUG, and the bits reserved for other
+    /// debug features such as TD profiling) is set, so the host can observe or alter it. Intel's
+    /// quote verification treats every TUD bit alike, and so do we.
     pub fn is_debug(&self) -> bool {
-        self.as_u64() & 1 != 0
+        self.as_u64() & 0xff != 0
     }
 }
 

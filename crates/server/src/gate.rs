@@ -48,7 +48,7 @@ impl Gate for VerifierGate {
     }
 
     fn reassess(&self, identity: &PeerIdentity, claims: &Claims) -> Result<(), String> {
-        if identity.simulated && !self.verifier.trusts_simulated() {
+        if identity.simulated && !self.verifier.trusts_simulated_for(&identity.tee) {
             return Err("simulated evidence: the simulated root is no longer trusted".into());
         }
         let status = TcbStatus::from_reported(&identity.tcb_status);
@@ -112,7 +112,7 @@ mod tests {
     use initra_attest::sim::{SimAttester, SimOptions, SimPlatform};
     use initra_attest::EnclaveIdentity;
     use initra_ratls::{CertOptions, RaTlsIdentity};
-    use initra_verify::{Policy, RootKind, StaticCollateral, TrustRoots, Verifier};
+    use initra_verify::{Policy, RootKind, SnpRoots, StaticCollateral, TrustRoots, Verifier};
 
     use super::*;
 
@@ -166,6 +166,24 @@ mod tests {
 
         let no_sim_root = gate(&platform, &me, false);
         let reason = no_sim_root.reassess(&identity, claims).unwrap_err();
+        assert!(reason.contains("simulated root"), "{reason}");
+
+        // A simulated SEV-SNP ARK left in place does not keep a simulated SGX peer trusted.
+        let ark = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/sim-snp/ark.der"
+        ))
+        .unwrap();
+        let snp_only = VerifierGate::new(Arc::new(
+            Verifier::new(
+                TrustRoots::intel(),
+                Arc::new(StaticCollateral::from_files(&[platform.collateral_path()]).unwrap()),
+                Arc::new(Policy::from_bytes(me.as_bytes(), "test policy").unwrap()),
+            )
+            .with_snp_roots(SnpRoots::amd().with_simulated_ark(ark).unwrap()),
+        ));
+        assert!(snp_only.verifier.trusts_simulated());
+        let reason = snp_only.reassess(&identity, claims).unwrap_err();
         assert!(reason.contains("simulated root"), "{reason}");
     }
 }

@@ -33,6 +33,14 @@ pub fn build_verifier(cfg: &ServerConfig) -> Result<Verifier, Error> {
     let policy = initra_collateral::load_policy(cfg.policy.as_deref(), cfg.ra_config.as_deref())
         .map_err(verifier_err)?
         .ok_or_else(|| Error::Config("expected --ra-config or --policy, got neither".into()))?;
+    // RA-TLS certificate tables never carry a CRL (docs/snp.md §9): without the operator's, a
+    // revoked AMD key goes unnoticed, so say so every time the policy is (re)loaded.
+    if policy.may_admit("snp") && cfg.verifier.snp_crls.is_empty() {
+        tracing::warn!(
+            "SEV-SNP clients are admitted but no AMD CRL is configured (--snp-crl): \
+             a revoked ASK or VCEK will not be detected"
+        );
+    }
     cfg.verifier.build(policy).map_err(verifier_err)
 }
 

@@ -84,11 +84,23 @@ impl Verifier {
 
     /// Whether any root (Intel-shaped or SEV-SNP ARK) is a simulated one.
     pub fn trusts_simulated(&self) -> bool {
+        self.trusts_simulated_dcap() || self.snp.roots().trusts_simulated()
+    }
+
+    /// Whether simulated evidence of this TEE (`"sgx"`, `"tdx"` or `"snp"`) would still verify:
+    /// SGX / TDX need a simulated Intel-shaped root, SEV-SNP a simulated ARK.
+    pub fn trusts_simulated_for(&self, tee: &str) -> bool {
+        match tee {
+            "snp" => self.snp.roots().trusts_simulated(),
+            _ => self.trusts_simulated_dcap(),
+        }
+    }
+
+    fn trusts_simulated_dcap(&self) -> bool {
         self.roots
             .roots()
             .iter()
             .any(|r| r.kind() == RootKind::Simulated)
-            || self.snp.roots().trusts_simulated()
     }
 
     /// Verifies evidence of any kind at `now`: a DCAP quote as [`Verifier::verify`] does, an

@@ -37,13 +37,12 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The value of `key`, if present. An explicit `null` is returned as such, so every typed
+    /// reader rejects it: a template variable left empty must not switch a check off.
     pub(crate) fn get(&mut self, key: &'a str) -> Option<&'a Value> {
         let v = self.map.get(key)?;
         self.used.insert(key);
-        match v {
-            Value::Null => None,
-            v => Some(v),
-        }
+        Some(v)
     }
 
     pub(crate) fn has(&self, key: &str) -> bool {

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use initra_evidence::snp::TcbParts;
+use initra_evidence::snp::{TcbParts, POLICY_MIGRATE_MA};
 use initra_evidence::{GuestId16, HostData, Measurement, Measurement48, TdAttributes, Xfam};
 use serde::Serialize;
 
@@ -127,6 +127,14 @@ impl Subject<'_> {
         match self {
             Subject::Dcap(c) => c.debug(),
             Subject::Snp(c) => c.debug,
+        }
+    }
+
+    /// The service TD a TDX 1.5 TD is bound to (a non-zero MRSERVICETD), if any.
+    pub(crate) fn service_td(&self) -> Option<&Measurement48> {
+        match self {
+            Subject::Dcap(Claims::Tdx(c)) => c.mr_servicetd.as_ref().filter(|m| !m.is_zero()),
+            _ => None,
         }
     }
 }
@@ -292,15 +300,21 @@ fn tdx_mismatches(rule: &TdxIdentity, c: &TdxClaims, out: &mut Vec<Mismatch>) {
         &c.td_attributes,
     );
     eq(out, "xfam", rule.xfam.as_ref(), &c.xfam);
-    if let Some(want) = &rule.mr_servicetd {
-        match &c.mr_servicetd {
-            Some(got) => eq(out, "mr_servicetd", Some(want), got),
-            None => out.push(Mismatch::Differs {
-                field: "mr_servicetd",
-                expected: want.to_string(),
-                actual: "absent (TD 1.0 quote)".into(),
-            }),
-        }
+    match (&rule.mr_servicetd, &c.mr_servicetd) {
+        (Some(want), Some(got)) => eq(out, "mr_servicetd", Some(want), got),
+        (Some(want), None) => out.push(Mismatch::Differs {
+            field: "mr_servicetd",
+            expected: want.to_string(),
+            actual: "absent (TD 1.0 quote)".into(),
+        }),
+        // A TD bound to a service TD (e.g. a migration TD, which can export its state) is
+        // accepted only by a rule that names that service TD.
+        (None, Some(got)) if !got.is_zero() => out.push(Mismatch::Differs {
+            field: "mr_servicetd",
+            expected: "all zero (no service TD; pin mr_servicetd to accept one)".into(),
+            actual: got.to_string(),
+        }),
+        (None, _) => {}
     }
 }
 
@@ -335,7 +349,28 @@ fn snp_mismatches(rule: &SnpIdentity, c: &SnpClaims, out: &mut Vec<Mismatch>) {
             });
         }
     }
-    eq(out, "vmpl", rule.vmpl.as_ref(), &c.vmpl);
+    // VMPL 0 unless the rule says otherwise: a report from a less privileged VMPL was requested
+    // by software running beside a more privileged one (an SVSM or paravisor) that the
+    // measurement does not cover.
+    match rule.vmpl {
+        Some(want) => eq(out, "vmpl", Some(&want), &c.vmpl),
+        None if c.vmpl != 0 => out.push(Mismatch::Differs {
+            field: "vmpl",
+            expected: "0 (the default; set vmpl to accept another)".into(),
+            actual: c.vmpl.to_string(),
+        }),
+        None => {}
+    }
+    // A migration agent can export the guest's memory: accepted only when the rule asks for it.
+    let wants_ma = rule.policy.is_some_and(|p| p & POLICY_MIGRATE_MA != 0)
+        || rule.policy_set.is_some_and(|p| p & POLICY_MIGRATE_MA != 0);
+    if c.policy & POLICY_MIGRATE_MA != 0 && !wants_ma {
+        out.push(Mismatch::Other(format!(
+            "policy {:#x}: bit {POLICY_MIGRATE_MA:#x} (MIGRATE_MA) set; a migration agent can \
+             export guest memory (accept it with policy_set \"{POLICY_MIGRATE_MA:#x}\")",
+            c.policy
+        )));
+    }
     if let Some(want) = rule.policy {
         if want != c.policy {
             out.push(Mismatch::Differs {
@@ -366,6 +401,12 @@ fn snp_mismatches(rule: &SnpIdentity, c: &SnpClaims, out: &mut Vec<Mismatch>) {
     if let Some(min) = &rule.min_reported_tcb {
         if let Some(below) = c.reported_tcb_parts.first_below(min) {
             out.push(Mismatch::Other(format!("reported_tcb {below}")));
+        }
+        // Turin adds a firmware component; a minimum that leaves it out would not bound it.
+        if let (Some(fmc), None) = (c.reported_tcb_parts.fmc, min.fmc) {
+            out.push(Mismatch::Other(format!(
+                "reported_tcb fmc {fmc}: min_reported_tcb has no fmc (required for Turin reports)"
+            )));
         }
     }
 }

@@ -164,6 +164,15 @@ impl Policy {
         self.max_collateral_age
     }
 
+    /// Whether evidence of this TEE (`"sgx"`, `"tdx"` or `"snp"`) can be accepted at all:
+    /// `"identities": "any"`, or an identity for it.
+    pub fn may_admit(&self, tee: &str) -> bool {
+        match &self.identities {
+            Identities::Any => true,
+            Identities::OneOf { rules, .. } => rules.iter().any(|r| r.tee() == tee),
+        }
+    }
+
     /// Whether any per-secret rule exists (then access is deny-by-default).
     pub fn has_secret_rules(&self) -> bool {
         !self.secrets.is_empty()
@@ -198,9 +207,23 @@ impl Policy {
         if let Some(d) = self.check_debug(subject) {
             return d;
         }
-        if let Identities::OneOf { label, rules } = &self.identities {
-            if let Err(reason) = identity::match_rules(rules, subject, label) {
-                return Decision::rejected(RejectionKind::Identity, reason);
+        match &self.identities {
+            Identities::OneOf { label, rules } => {
+                if let Err(reason) = identity::match_rules(rules, subject, label) {
+                    return Decision::rejected(RejectionKind::Identity, reason);
+                }
+            }
+            // "any" accepts any code, not a TD that its host bound to a service TD.
+            Identities::Any => {
+                if let Some(td) = subject.service_td() {
+                    return Decision::rejected(
+                        RejectionKind::Identity,
+                        format!(
+                            "mr_servicetd expected all zero got {td}: identities \"any\" does not \
+                             accept a TD bound to a service TD (list an identity with its mr_servicetd)"
+                        ),
+                    );
+                }
             }
         }
         Decision::Accepted
@@ -258,7 +281,7 @@ impl Policy {
         }
         let field = match subject {
             Subject::Dcap(Claims::Sgx(_)) => "debug (attributes.flags bit 1)",
-            Subject::Dcap(Claims::Tdx(_)) => "debug (td_attributes bit 0)",
+            Subject::Dcap(Claims::Tdx(_)) => "debug (td_attributes TUD bits 0..7)",
             Subject::Snp(_) | Subject::Dcap(Claims::Snp(_)) => "debug (guest policy bit 19)",
         };
         Some(Decision::rejected(

@@ -179,15 +179,36 @@ fn rule(v: &Value, path: &str) -> Result<IdentityRule, String> {
         ));
     }
     f.finish()?;
-    if rule == IdentityRule::Sgx(SgxIdentity::default())
-        || rule == IdentityRule::Tdx(TdxIdentity::default())
-        || rule == IdentityRule::Snp(SnpIdentity::default())
-    {
+    if let Some(need) = missing_code_pin(&rule) {
         return Err(format!(
-            "{path}: no field to check (an identity must constrain something; use \"identities\": \"any\")"
+            "{path}: pins no code: {need} (write \"identities\": \"any\" to accept any)"
         ));
     }
     Ok(rule)
+}
+
+/// A rule must name the code it accepts (`docs/policy.md` §2): the other fields are chosen by
+/// whoever launches the enclave or guest (the host sets SNP `host_data`, `vmpl` and the ID block
+/// unless a key digest pins its signer; TDX `mr_owner`, `mr_config_id`, `xfam`) or by any signer
+/// (SGX `isv_prod_id`), so on their own they accept an attacker's code.
+fn missing_code_pin(rule: &IdentityRule) -> Option<&'static str> {
+    match rule {
+        IdentityRule::Sgx(r) if r.mr_enclave.is_none() && r.mr_signer.is_none() => {
+            Some("an SGX identity needs mr_enclave or mr_signer")
+        }
+        IdentityRule::Tdx(r) if r.mr_td.is_none() => Some("a TDX identity needs mr_td"),
+        IdentityRule::Snp(r)
+            if r.measurement.is_none()
+                && r.id_key_digest.is_none()
+                && r.author_key_digest.is_none() =>
+        {
+            Some(
+                "an SNP identity needs measurement, id_key_digest or author_key_digest \
+                 (host_data, vmpl, family_id and image_id are chosen by the host)",
+            )
+        }
+        _ => None,
+    }
 }
 
 /// `{"bootloader": 3, "tee": 0, "snp": 8, "microcode": 115}` (+ `"fmc"` on Turin); every

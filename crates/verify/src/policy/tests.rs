@@ -222,7 +222,31 @@ fn initra_policy_config_errors_name_the_field() {
         ),
         (
             r#"{"identities": [{"tee": "sgx"}]}"#,
-            "identities[0]: no field to check",
+            "identities[0]: pins no code: an SGX identity needs mr_enclave or mr_signer",
+        ),
+        (
+            r#"{"identities": [{"tee": "sgx", "isv_prod_id": 1}]}"#,
+            "identities[0]: pins no code: an SGX identity needs mr_enclave or mr_signer",
+        ),
+        (
+            r#"{"identities": [{"tee": "tdx", "mr_owner": "00"}]}"#,
+            "identities[0].mr_owner: expected 48 bytes of hex, got 1",
+        ),
+        (
+            r#"{"identities": [{"tee": "tdx", "xfam": "e702060000000000"}]}"#,
+            "identities[0]: pins no code: a TDX identity needs mr_td",
+        ),
+        (
+            r#"{"identities": [{"tee": "sgx", "mr_enclave": null, "mr_signer": "00"}]}"#,
+            "identities[0].mr_enclave: expected a string, got null",
+        ),
+        (
+            r#"{"identities": null}"#,
+            "identities: expected a list or \"any\", got null",
+        ),
+        (
+            r#"{"identities": "any", "allow_debug": null}"#,
+            "allow_debug: expected true or false, got null",
         ),
         (
             r#"{"identities": [{"mr_td": "00"}]}"#,
@@ -393,7 +417,9 @@ fn tdx_rejections_name_the_field() {
         reason(up_to_date(&p, &c)),
         format!("identities[0]: rtmr1 expected {rtmr1} got {}", tc.rtmr1)
     );
-    let p = policy(r#""xfam": "0300000000000000", "td_attributes": "0000000000000000""#);
+    let p = policy(&format!(
+        r#""mr_td": "{mr_td}", "xfam": "0300000000000000", "td_attributes": "0000000000000000""#
+    ));
     assert_eq!(
         reason(up_to_date(&p, &c)),
         format!(
@@ -402,7 +428,10 @@ fn tdx_rejections_name_the_field() {
         )
     );
     // mr_servicetd never matches a TD 1.0 quote.
-    let p = policy(&format!(r#""mr_servicetd": "{}""#, "00".repeat(48)));
+    let p = policy(&format!(
+        r#""mr_td": "{mr_td}", "mr_servicetd": "{}""#,
+        "00".repeat(48)
+    ));
     assert_eq!(
         reason(up_to_date(&p, &c)),
         format!(
@@ -417,12 +446,65 @@ fn tdx_debug_td_is_rejected_naming_td_attributes() {
     let Claims::Tdx(mut tc) = tdx() else {
         panic!("expected TDX claims")
     };
-    tc.td_attributes.0[0] |= 1;
-    tc.debug = tc.td_attributes.is_debug();
+    // TUD.DEBUG, and bit 6 (another TUD bit, e.g. TD profiling): both put the TD under debug.
+    for bit in [0x01, 0x40] {
+        let mut tc = tc.clone();
+        tc.td_attributes.0[0] |= bit;
+        tc.debug = tc.td_attributes.is_debug();
+        let c = Claims::Tdx(tc);
+        assert_eq!(
+            reason(up_to_date(&Policy::default(), &c)),
+            "debug (td_attributes TUD bits 0..7) expected false got true; allow_debug is off"
+        );
+        assert!(up_to_date(&Policy::default().with_allow_debug(true), &c).is_accepted());
+    }
+    // Bits outside the TUD byte (here SEPT_VE_DISABLE, bit 28) are not debug.
+    tc.td_attributes.0[3] |= 0x10;
+    assert!(!tc.td_attributes.is_debug());
+}
+
+#[test]
+fn tdx_service_td_binding_is_accepted_only_when_pinned() {
+    let Claims::Tdx(mut tc) = tdx() else {
+        panic!("expected TDX claims")
+    };
+    let servicetd: initra_evidence::Measurement48 = "ab".repeat(48).parse().unwrap();
+    tc.mr_servicetd = Some(servicetd);
+    let mr_td = tc.mr_td.to_string();
     let c = Claims::Tdx(tc);
+    let policy = |text: String| Policy::from_bytes(text.as_bytes(), "t").unwrap();
+
+    let unpinned = policy(format!(
+        r#"{{"identities": [{{"tee": "tdx", "mr_td": "{mr_td}"}}]}}"#
+    ));
     assert_eq!(
-        reason(up_to_date(&Policy::default(), &c)),
-        "debug (td_attributes bit 0) expected false got true; allow_debug is off"
+        reason(up_to_date(&unpinned, &c)),
+        format!(
+            "identities[0]: mr_servicetd expected all zero (no service TD; pin mr_servicetd to accept one) got {servicetd}"
+        )
     );
-    assert!(up_to_date(&Policy::default().with_allow_debug(true), &c).is_accepted());
+    let any = policy(r#"{"identities": "any"}"#.into());
+    assert!(reason(up_to_date(&any, &c))
+        .starts_with(&format!("mr_servicetd expected all zero got {servicetd}")));
+    let pinned = policy(format!(
+        r#"{{"identities": [{{"tee": "tdx", "mr_td": "{mr_td}", "mr_servicetd": "{servicetd}"}}]}}"#
+    ));
+    assert!(up_to_date(&pinned, &c).is_accepted());
+    // A TD 1.5 quote with an all-zero MRSERVICETD is bound to nothing.
+    let Claims::Tdx(mut tc) = c else {
+        panic!("expected TDX claims")
+    };
+    tc.mr_servicetd = Some(initra_evidence::Measurement48::default());
+    let c = Claims::Tdx(tc);
+    assert!(up_to_date(&unpinned, &c).is_accepted());
+    assert!(up_to_date(&any, &c).is_accepted());
+}
+
+#[test]
+fn may_admit_names_the_tees_a_policy_can_accept() {
+    let any = Policy::from_bytes(br#"{"identities": "any"}"#, "t").unwrap();
+    assert!(any.may_admit("snp") && any.may_admit("sgx"));
+    let sgx = occlum(MR_ENCLAVE, 0, false, "on");
+    assert!(sgx.may_admit("sgx"));
+    assert!(!sgx.may_admit("snp") && !sgx.may_admit("tdx"));
 }

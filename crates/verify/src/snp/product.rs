@@ -61,12 +61,15 @@ impl SnpProduct {
         }
     }
 
-    /// CPUID family and model of this product (checked against version 3+ reports).
-    pub fn cpuid(self) -> (u8, u8) {
-        match self {
-            SnpProduct::Milan => (0x19, 0x01),
-            SnpProduct::Genoa => (0x19, 0x11),
-            SnpProduct::Turin => (0x1A, 0x02),
+    /// The product line of a CPU by its CPUID family and model (named by version 3+ reports):
+    /// each line spans a range of models (Genoa includes Bergamo and Siena, Turin its dense
+    /// parts), as AMD's KDS groups them.
+    pub fn from_cpuid(family: u8, model: u8) -> Option<Self> {
+        match (family, model) {
+            (0x19, 0x00..=0x0F) => Some(SnpProduct::Milan),
+            (0x19, 0x10..=0x1F | 0xA0..=0xAF) => Some(SnpProduct::Genoa),
+            (0x1A, 0x00..=0x1F) => Some(SnpProduct::Turin),
+            _ => None,
         }
     }
 

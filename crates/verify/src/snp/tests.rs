@@ -246,15 +246,17 @@ fn snp_policy_fields() {
         format!("identities[0]: measurement expected {other} got {m}")
     );
     assert_eq!(
-        reason(r#"{"identities": [{"tee": "snp", "host_data": "0000000000000000000000000000000000000000000000000000000000000001"}]}"#.into()),
+        reason(format!(r#"{{"identities": [{{"tee": "snp", "measurement": "{m}", "host_data": "0000000000000000000000000000000000000000000000000000000000000001"}}]}}"#)),
         "identities[0]: host_data expected 0000000000000000000000000000000000000000000000000000000000000001 got 0000000000000000000000000000000000000000000000000000000000000000"
     );
     assert_eq!(
-        reason(r#"{"identities": [{"tee": "snp", "min_reported_tcb": {"bootloader": 3, "tee": 0, "snp": 9, "microcode": 115}}]}"#.into()),
+        reason(format!(
+            r#"{{"identities": [{{"tee": "snp", "measurement": "{m}", "min_reported_tcb": {{"bootloader": 3, "tee": 0, "snp": 9, "microcode": 115}}}}]}}"#
+        )),
         "identities[0]: reported_tcb snp 8 < required 9"
     );
     assert_eq!(
-        reason(r#"{"identities": [{"tee": "snp", "vmpl": 1, "policy_set": "0x100000"}]}"#.into()),
+        reason(format!(r#"{{"identities": [{{"tee": "snp", "measurement": "{m}", "vmpl": 1, "policy_set": "0x100000"}}]}}"#)),
         "identities[0]: vmpl expected 1 got 0; policy 0x30000: bits 0x100000 clear, policy_set requires 0x100000 set"
     );
     assert_eq!(
@@ -301,9 +303,33 @@ fn snp_policy_config_errors_name_the_field() {
         e(r#"{"identities": [{"tee": "snp", "policy_clear": "zz"}]}"#),
         "policy p.json: identities[0].policy_clear: expected an integer (number, or string \"0x..\"), got \"zz\""
     );
+    let no_code = "policy p.json: identities[0]: pins no code: an SNP identity needs measurement, \
+                   id_key_digest or author_key_digest (host_data, vmpl, family_id and image_id are \
+                   chosen by the host) (write \"identities\": \"any\" to accept any)";
+    assert_eq!(e(r#"{"identities": [{"tee": "snp"}]}"#), no_code);
+    // Fields the host chooses do not pin the guest's code.
     assert_eq!(
-        e(r#"{"identities": [{"tee": "snp"}]}"#),
-        "policy p.json: identities[0]: no field to check (an identity must constrain something; use \"identities\": \"any\")"
+        e(
+            r#"{"identities": [{"tee": "snp", "vmpl": 0, "host_data": "0000000000000000000000000000000000000000000000000000000000000000"}]}"#
+        ),
+        no_code
+    );
+    assert_eq!(
+        e(
+            r#"{"identities": [{"tee": "snp", "family_id": "00000000000000000000000000000000", "min_guest_svn": 1}]}"#
+        ),
+        no_code
+    );
+    // An explicit null is an error, not an unchecked field (a template variable left empty).
+    assert_eq!(
+        e(r#"{"identities": [{"tee": "snp", "measurement": null, "vmpl": 0}]}"#),
+        "policy p.json: identities[0].measurement: expected a string, got null"
+    );
+    assert_eq!(
+        e(
+            r#"{"identities": [{"tee": "snp", "author_key_digest": "00", "min_reported_tcb": null}]}"#
+        ),
+        "policy p.json: identities[0].author_key_digest: expected 48 bytes of hex, got 1"
     );
     assert_eq!(
         e(r#"{"identities": [{"tee": "snp", "mesurement": "00"}]}"#),
@@ -315,8 +341,9 @@ fn snp_policy_config_errors_name_the_field() {
 fn secret_access_for_snp_peers() {
     let (raw, c) = virtee();
     let p = policy(
-        r#"{"identities": "any", "secrets": {"k": {"allow": [{"tee": "snp", "vmpl": 0}]},
-            "s": {"allow": [{"tee": "sgx", "isv_prod_id": 1}]}}}"#,
+        r#"{"identities": "any", "secrets": {"k": {"allow": [{"tee": "snp", "vmpl": 0,
+            "measurement": "7a1e5c266c0108dbc9bb94fa926951320940915d0aafb42464bd88b579ea158d3e1a0dc39b2c60bd95b9c480cd81841f"}]},
+            "s": {"allow": [{"tee": "sgx", "mr_signer": "00000000000000000000000000000000000000000000000000000000000000ff", "isv_prod_id": 1}]}}}"#,
     );
     let v = verifier(p.clone()).verify(&raw, &c, None, at()).unwrap();
     assert!(p.secret_access_snp("k", &v.claims).is_ok());
@@ -324,6 +351,68 @@ fn secret_access_for_snp_peers() {
     assert_eq!(
         e,
         "secret \"s\": access denied: secrets.s.allow[0]: tee expected sgx got snp"
+    );
+}
+
+#[test]
+fn snp_rules_default_to_vmpl_0_and_no_migration_agent() {
+    let (raw, _) = virtee();
+    let report = initra_evidence::snp::SnpReport::parse(&raw).unwrap();
+    let m = report.measurement.to_string();
+    let rule = |extra: &str| {
+        policy(&format!(
+            r#"{{"identities": [{{"tee": "snp", "measurement": "{m}"{extra}}}]}}"#
+        ))
+    };
+    let base = SnpClaims::from_report(&report, SnpProduct::Milan);
+    assert!(rule("").evaluate_snp(&base).is_accepted());
+
+    let mut vmpl2 = base.clone();
+    vmpl2.vmpl = 2;
+    assert_eq!(
+        rule("").evaluate_snp(&vmpl2).reason(),
+        Some("identities[0]: vmpl expected 0 (the default; set vmpl to accept another) got 2")
+    );
+    assert!(rule(r#", "vmpl": 2"#).evaluate_snp(&vmpl2).is_accepted());
+
+    let mut ma = base.clone();
+    ma.policy |= initra_evidence::snp::POLICY_MIGRATE_MA;
+    assert_eq!(
+        rule("").evaluate_snp(&ma).reason(),
+        Some(
+            "identities[0]: policy 0x70000: bit 0x40000 (MIGRATE_MA) set; a migration agent can \
+             export guest memory (accept it with policy_set \"0x40000\")"
+        )
+    );
+    assert!(rule(r#", "policy_set": "0x40000""#)
+        .evaluate_snp(&ma)
+        .is_accepted());
+    assert!(rule(r#", "policy": "0x70000""#)
+        .evaluate_snp(&ma)
+        .is_accepted());
+}
+
+#[test]
+fn turin_reports_need_an_fmc_minimum() {
+    let (raw, _) = virtee();
+    let report = initra_evidence::snp::SnpReport::parse(&raw).unwrap();
+    let m = report.measurement.to_string();
+    let mut turin = SnpClaims::from_report(&report, SnpProduct::Milan);
+    turin.reported_tcb_parts.fmc = Some(1);
+    let tcb = r#""bootloader": 3, "tee": 0, "snp": 8, "microcode": 115"#;
+    let with = |fmc: &str| {
+        policy(&format!(
+            r#"{{"identities": [{{"tee": "snp", "measurement": "{m}", "min_reported_tcb": {{{tcb}{fmc}}}}}]}}"#
+        ))
+    };
+    assert_eq!(
+        with("").evaluate_snp(&turin).reason(),
+        Some("identities[0]: reported_tcb fmc 1: min_reported_tcb has no fmc (required for Turin reports)")
+    );
+    assert!(with(r#", "fmc": 1"#).evaluate_snp(&turin).is_accepted());
+    assert_eq!(
+        with(r#", "fmc": 2"#).evaluate_snp(&turin).reason(),
+        Some("identities[0]: reported_tcb fmc 1 < required 2")
     );
 }
 
@@ -649,4 +738,24 @@ fn operator_crl_is_checked_when_configured() {
         .with_crl_file(std::path::Path::new(sim!("crl.der")))
         .unwrap();
     assert!(current.check_crls_current(at()).is_ok());
+}
+
+#[test]
+fn cpuid_ranges_name_the_product_line() {
+    let cases = [
+        ((0x19, 0x01), Some(SnpProduct::Milan)),
+        ((0x19, 0x11), Some(SnpProduct::Genoa)),
+        ((0x19, 0xA0), Some(SnpProduct::Genoa)), // Bergamo / Siena
+        ((0x1A, 0x02), Some(SnpProduct::Turin)),
+        ((0x1A, 0x11), Some(SnpProduct::Turin)), // Turin dense
+        ((0x19, 0x21), None),                    // a client part, not EPYC
+        ((0x17, 0x31), None),                    // Rome: no SNP
+    ];
+    for ((family, model), want) in cases {
+        assert_eq!(
+            SnpProduct::from_cpuid(family, model),
+            want,
+            "{family:#x}/{model:#x}"
+        );
+    }
 }

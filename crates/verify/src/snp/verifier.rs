@@ -339,13 +339,16 @@ fn check_cpuid(report: &SnpReport, product: SnpProduct) -> Result<(), Error> {
     let Some(cpu) = report.cpuid else {
         return Ok(());
     };
-    let (family, model) = product.cpuid();
-    if (cpu.family, cpu.model) != (family, model) {
+    let found = SnpProduct::from_cpuid(cpu.family, cpu.model);
+    if found != Some(product) {
         return Err(snp_err(
             "cpuid",
             format!(
-                "expected family {family:#04x} model {model:#04x} ({product}), got family {:#04x} model {:#04x} stepping {}",
-                cpu.family, cpu.model, cpu.stepping
+                "expected a {product} CPU, got family {:#04x} model {:#04x} stepping {} ({})",
+                cpu.family,
+                cpu.model,
+                cpu.stepping,
+                found.map_or_else(|| "no known product".to_owned(), |p| p.to_string())
             ),
         ));
     }
