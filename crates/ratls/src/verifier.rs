@@ -222,7 +222,7 @@ impl AttestedServerVerifier {
         }
         tracing::info!(
             simulated = verdict.simulated(),
-            tcb_status = ?verdict.tcb_status(),
+            tcb_status = verdict.tcb_status_label(),
             peer = %verdict.summary(),
             "attested server accepted"
         );

@@ -158,15 +158,13 @@ impl<G: Gate> Acceptor<G> {
         };
         match (&verdict.identity, &verdict.rejection) {
             (Some(id), None) => tracing::info!(
-                target: "initra::audit", peer = %addr, tee = %id.tee, mr_enclave = %id.mr_enclave,
-                mr_signer = %id.mr_signer, isv_prod_id = id.isv_prod_id, isv_svn = id.isv_svn, debug = id.debug,
-                simulated = id.simulated, tcb_status = %id.tcb_status, identity = %id.summary, verdict = "accepted",
+                target: "initra::audit", peer = %addr, tee = %id.tee, identity = %id.summary,
+                debug = id.debug, simulated = id.simulated, tcb_status = %id.tcb_status, verdict = "accepted",
                 "client attestation accepted"
             ),
             (Some(id), reason) => tracing::warn!(
-                target: "initra::audit", peer = %addr, tee = %id.tee, mr_enclave = %id.mr_enclave,
-                mr_signer = %id.mr_signer, isv_prod_id = id.isv_prod_id, isv_svn = id.isv_svn,
-                debug = id.debug, simulated = id.simulated, tcb_status = %id.tcb_status, identity = %id.summary,
+                target: "initra::audit", peer = %addr, tee = %id.tee, identity = %id.summary,
+                debug = id.debug, simulated = id.simulated, tcb_status = %id.tcb_status,
                 verdict = "rejected", reason = reason.as_deref().unwrap_or("unknown"),
                 "client attestation rejected by policy"
             ),

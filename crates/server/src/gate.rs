@@ -71,10 +71,6 @@ impl Gate for VerifierGate {
     }
 }
 
-/// `tcb_status` of an SEV-SNP peer: SNP has no collateral-derived status (its reported TCB is
-/// bound to the VCEK during verification).
-const SNP_TCB_STATUS: &str = "n/a";
-
 /// The log / `WhoAmI` view of a verdict. SEV-SNP: `mr_enclave` carries the launch measurement.
 pub(crate) fn identity_of(verdict: &EvidenceVerdict) -> PeerIdentity {
     let (mr_enclave, mr_signer, isv_prod_id, isv_svn) = match verdict.claims() {
@@ -95,10 +91,7 @@ pub(crate) fn identity_of(verdict: &EvidenceVerdict) -> PeerIdentity {
         isv_svn,
         debug: verdict.claims().debug(),
         simulated: verdict.simulated(),
-        tcb_status: verdict
-            .tcb_status()
-            .map_or(SNP_TCB_STATUS, TcbStatus::as_str)
-            .to_owned(),
+        tcb_status: verdict.tcb_status_label().to_owned(),
         advisory_ids: verdict.advisory_ids().to_vec(),
         summary: verdict.summary(),
     }

@@ -35,17 +35,13 @@ pub struct PeerIdentity {
 }
 
 impl fmt::Display for PeerIdentity {
+    /// The TEE's own identity fields (`summary`), then debug and simulated: an SEV-SNP or TDX
+    /// peer is not shown with SGX fields.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "tee={} mr_enclave={} mr_signer={} isv_prod_id={} isv_svn={} debug={} simulated={}",
-            self.tee,
-            self.mr_enclave,
-            self.mr_signer,
-            self.isv_prod_id,
-            self.isv_svn,
-            self.debug,
-            self.simulated
+            "{} debug={} simulated={}",
+            self.summary, self.debug, self.simulated
         )
     }
 }

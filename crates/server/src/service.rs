@@ -144,21 +144,25 @@ fn conn_info<G: Gate, T>(req: &Request<T>) -> Result<ConnInfo<G::Claims>, Status
 
 /// The one log line per decision.
 fn audit<C>(rpc: &'static str, info: &ConnInfo<C>, names: &[String], denial: Option<&Denial>) {
-    let id = info.verdict.identity.clone().unwrap_or_default();
     let peer = info.remote_addr.map(|a| a.to_string()).unwrap_or_default();
-    match denial {
-        None => tracing::info!(
+    match (&info.verdict.identity, denial) {
+        (Some(id), None) => tracing::info!(
             target: "initra::audit",
-            rpc, peer, tee = %id.tee, mr_enclave = %id.mr_enclave, mr_signer = %id.mr_signer,
-            isv_prod_id = id.isv_prod_id, isv_svn = id.isv_svn, debug = id.debug, simulated = id.simulated,
+            rpc, peer, tee = %id.tee, identity = %id.summary, debug = id.debug, simulated = id.simulated,
             tcb_status = %id.tcb_status, secrets = ?names, verdict = "granted",
             "secret release granted"
         ),
-        Some(denial) => tracing::warn!(
+        (Some(id), Some(denial)) => tracing::warn!(
             target: "initra::audit",
-            rpc, peer, tee = %id.tee, mr_enclave = %id.mr_enclave, mr_signer = %id.mr_signer,
-            isv_prod_id = id.isv_prod_id, isv_svn = id.isv_svn, debug = id.debug, simulated = id.simulated,
+            rpc, peer, tee = %id.tee, identity = %id.summary, debug = id.debug, simulated = id.simulated,
             tcb_status = %id.tcb_status, secrets = ?names, verdict = "denied", reason = %denial.reason(),
+            "secret release denied"
+        ),
+        // The evidence did not verify: nothing about the peer is known but its address.
+        (None, denial) => tracing::warn!(
+            target: "initra::audit",
+            rpc, peer, secrets = ?names, verdict = "denied",
+            reason = denial.map_or_else(|| "no attested identity".to_owned(), Denial::reason),
             "secret release denied"
         ),
     }

@@ -182,9 +182,14 @@ impl StaticCollateral {
     }
 
     fn select(&self, quote: &Quote, now: Option<i64>) -> Result<Arc<Collateral>, Error> {
-        // One file: use it as is; dcap-qvl reports a TEE / FMSPC mismatch precisely.
+        // One file: use it even when valid at another time (dcap-qvl then names the expired
+        // item), but not for another platform: dcap-qvl would only say "Fmspc mismatch".
         if let [only] = self.items.as_slice() {
-            return Ok(Arc::clone(only));
+            let fits =
+                quote_fmspc(quote).map_or(true, |f| only.tee == quote.tee() && only.fmspc == f);
+            if fits {
+                return Ok(Arc::clone(only));
+            }
         }
         let fmspc = quote_fmspc(quote)?;
         let mut matching: Vec<&Arc<Collateral>> = self

@@ -140,6 +140,12 @@ impl EvidenceVerdict {
         }
     }
 
+    /// The TCB status for logs and audit records: its name, or `n/a` for SEV-SNP (no
+    /// collateral-derived status: the reported TCB is bound to the VCEK during verification).
+    pub fn tcb_status_label(&self) -> &str {
+        self.tcb_status().map_or("n/a", TcbStatus::as_str)
+    }
+
     /// Advisory IDs (always empty for SEV-SNP).
     pub fn advisory_ids(&self) -> &[String] {
         match self {

@@ -205,6 +205,19 @@ fn tdx_hex_quote_has_no_matching_tcb_level() {
     assert!(e.contains("No matching TCB level found"), "{e}");
 }
 
+/// The Azure TD has td_attributes 0 (SEPT_VE_DISABLE, bit 28, clear): dcap-qvl 0.7 refuses it as
+/// invalid before the TCB levels are matched (the README's "No matching TCB level found" is
+/// dcap-qvl 0.5.3's answer). A host can make such a TD take #VE on EPT violations it controls.
+#[test]
+fn tdx_without_sept_ve_disable_is_invalid() {
+    let e = err(
+        sample!("tdx/trustee-azure/az-tdx-td-quote.bin"),
+        &[sample!("tdx/automata-solana-v4/collateral.dcap-qvl.json")],
+        "2025-07-20T00:00:00Z",
+    );
+    assert!(e.contains("SEPT_VE_DISABLE is not enabled"), "{e}");
+}
+
 #[test]
 fn tdx_near_up_to_date() {
     let v = ok(
@@ -371,7 +384,24 @@ fn untrusted_root_names_the_issuer() {
 #[test]
 fn wrong_collateral_for_the_quote_is_an_error() {
     let e = err(SGX_QUOTE, &[TDX_COLL], "2025-07-01T00:00:00Z");
-    assert!(!e.is_empty());
+    assert!(
+        e.starts_with(
+            "no collateral for sgx quote with FMSPC 00a067110000 (loaded: tdx b0c06f000000 ("
+        ),
+        "{e}"
+    );
+    // Same TEE, another platform: both FMSPCs are named.
+    let e = err(
+        sample!("tdx/trustee-v4/tdx_quote_4.dat"),
+        &[TDX_COLL],
+        "2025-07-01T00:00:00Z",
+    );
+    assert!(
+        e.starts_with(
+            "no collateral for tdx quote with FMSPC 50806f000000 (loaded: tdx b0c06f000000 ("
+        ),
+        "{e}"
+    );
 }
 
 #[test]

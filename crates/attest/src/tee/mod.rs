@@ -76,11 +76,15 @@ pub fn select(name: &str, roots: &DeviceRoots) -> Result<Box<dyn Attester>, Erro
             &roots.tsm_report_dir,
             TsmProvider::Snp,
         )?)),
-        "sim" => Err(Error::InvalidValue {
+        "sim" | "sim-snp" => Err(Error::InvalidValue {
             field: "tee",
-            reason:
-                "\"sim\" needs a simulated platform directory (sim::SimAttester), not device roots"
-                    .into(),
+            reason: format!(
+                "{:?} is the simulated platform, not a hardware backend: give its directory instead \
+                 (--sim DIR for the SGX simulator; `initra init` takes \"attester\": \"sim\" or \"sim-snp\" \
+                 with \"sim_dir\"); expected one of {}",
+                name.trim(),
+                TEE_NAMES.join(", ")
+            ),
         }),
         other => Err(Error::InvalidValue {
             field: "tee",

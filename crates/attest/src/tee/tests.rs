@@ -522,9 +522,16 @@ fn select_rejects_unknown_names_and_sim() {
         e,
         "tee: expected one of auto, occlum, gramine, tdx, snp, got \"sev\""
     );
-    assert!(err(select("sim", &roots))
-        .to_string()
-        .contains("SimAttester"));
+    for sim in ["sim", "sim-snp"] {
+        let e = err(select(sim, &roots)).to_string();
+        assert!(
+            e.starts_with(&format!(
+                "tee: {sim:?} is the simulated platform, not a hardware backend"
+            )),
+            "{e}"
+        );
+        assert!(e.contains("--sim DIR"), "{e}");
+    }
 }
 
 #[test]

@@ -93,12 +93,6 @@ pub(crate) fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
                 .map(|p| format!("SEV-SNP ARK {}", p.display())),
         )
         .collect();
-    if !simulated.is_empty() {
-        eprintln!(
-            "initra: trusting SIMULATED evidence under {} (TEST ONLY: no hardware protection; every decision is labelled simulated)",
-            simulated.join(", ")
-        );
-    }
     let mut builder = ServerConfig::builder(args.addr, args.secrets)
         .identity(identity)
         .verifier(settings)
@@ -117,6 +111,13 @@ pub(crate) fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         .context("tokio runtime")?;
     runtime.block_on(async move {
         let server = BoundServer::bind(config).await?;
+        // After binding: the roots have been loaded and checked, so the banner names real ones.
+        if !simulated.is_empty() {
+            eprintln!(
+                "initra: trusting SIMULATED evidence under {} (TEST ONLY: no hardware protection; every decision is labelled simulated)",
+                simulated.join(", ")
+            );
+        }
         let addr = server.local_addr()?;
         eprintln!("initra: server identity: {}", server.identity_description());
         eprintln!("initra: listening on {addr}");

@@ -375,7 +375,7 @@ fn snp_rules_default_to_vmpl_0_and_no_migration_agent() {
     );
     assert!(rule(r#", "vmpl": 2"#).evaluate_snp(&vmpl2).is_accepted());
 
-    let mut ma = base.clone();
+    let mut ma = base;
     ma.policy |= initra_evidence::snp::POLICY_MIGRATE_MA;
     assert_eq!(
         rule("").evaluate_snp(&ma).reason(),
