@@ -185,6 +185,8 @@ fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
         "placement decided"
     );
 
+    // Before attesting: a broken ra_config / trust setting must not cost a quote.
+    let server_trust = server_trust(&config)?;
     let attester = build_attester(&config, &attester_name)?;
     // Always visible (not only at --log info): which evidence this workload presents.
     eprintln!(
@@ -198,7 +200,6 @@ fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
     );
     let identity = RaTlsIdentity::generate(attester.as_ref(), &CertOptions::default())
         .map_err(|e| LaunchError::Attest(e.to_string()))?;
-    let server_trust = server_trust(&config)?;
     let mut client_config = ClientConfig::new(
         config.kms_server.clone(),
         ClientIdentity::from_der(identity.cert_der(), identity.key_der()),

@@ -1,6 +1,6 @@
 //! Quote verification throughput: the real SGX sample (dcap-qvl sample quote + collateral) at a
 //! pinned time inside its collateral window, through the full `Verifier` (parse, root selection,
-//! dcap-qvl, policy), plus the parser alone; and the SEV-SNP sample (virtee Milan report with its
+//! dcap-qvl, policy), plus the parser alone; the TDX v4 sample likewise; and the SEV-SNP sample (virtee Milan report with its
 //! VCEK and AMD chain) through `verify_evidence` with the certificate table, as the server gets it
 //! from an RA-TLS certificate.
 
@@ -25,6 +25,14 @@ const COLLATERAL: &str = concat!(
 );
 /// 2025-07-01T00:00:00Z, inside the sample's collateral window.
 const PINNED: u64 = 1_751_328_000;
+const TDX_QUOTE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../testdata/tdx/dcapqvl-tdx-v4/tdx_quote.bin"
+);
+const TDX_COLLATERAL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../testdata/tdx/dcapqvl-tdx-v4/tdx_quote_collateral.json"
+);
 const SNP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/snp/virtee");
 /// 2025-06-01T00:00:00Z, inside the SNP sample certificates' validity.
 const SNP_PINNED: u64 = 1_748_736_000;
@@ -48,6 +56,27 @@ fn bench(c: &mut Criterion) {
     });
     c.bench_function("parse_sgx_v3_sample", |b| {
         b.iter(|| Quote::parse(black_box(&quote)).unwrap())
+    });
+
+    // TDX v4 (UpToDate at the same pinned time), with a policy that pins its MRTD.
+    let tdx_quote = std::fs::read(TDX_QUOTE).unwrap();
+    let mr_td = match initra_verify::Claims::from_quote(&Quote::parse(&tdx_quote).unwrap()) {
+        initra_verify::Claims::Tdx(c) => c.mr_td.to_string(),
+        _ => panic!("the TDX sample is not a TDX quote"),
+    };
+    let tdx_policy = Policy::from_bytes(
+        format!(r#"{{"identities": [{{"tee": "tdx", "mr_td": "{mr_td}"}}]}}"#).as_bytes(),
+        "bench",
+    )
+    .unwrap();
+    let tdx_verifier = Verifier::new(
+        TrustRoots::intel(),
+        Arc::new(StaticCollateral::from_files(&[TDX_COLLATERAL]).unwrap()),
+        Arc::new(tdx_policy),
+    );
+    assert!(tdx_verifier.verify(&tdx_quote, now).unwrap().is_accepted());
+    c.bench_function("verify_tdx_v4_sample", |b| {
+        b.iter(|| tdx_verifier.verify(black_box(&tdx_quote), now).unwrap())
     });
 
     let report = initra_evidence::input::decode_evidence(
