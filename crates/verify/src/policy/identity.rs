@@ -81,6 +81,10 @@ pub struct SnpIdentity {
     pub policy_set: Option<u64>,
     /// Minimum reported TCB, component-wise.
     pub min_reported_tcb: Option<TcbParts>,
+    /// PLATFORM_INFO bits that must be set (e.g. `0x2`: TSME enabled).
+    pub platform_info_set: Option<u64>,
+    /// PLATFORM_INFO bits that must be clear (e.g. `0x1`: SMT disabled).
+    pub platform_info_clear: Option<u64>,
 }
 
 /// One accepted identity.
@@ -380,24 +384,14 @@ fn snp_mismatches(rule: &SnpIdentity, c: &SnpClaims, out: &mut Vec<Mismatch>) {
             });
         }
     }
-    if let Some(clear) = rule.policy_clear {
-        let bad = c.policy & clear;
-        if bad != 0 {
-            out.push(Mismatch::Other(format!(
-                "policy {:#x}: bits {bad:#x} set, policy_clear requires {clear:#x} clear",
-                c.policy
-            )));
-        }
-    }
-    if let Some(set) = rule.policy_set {
-        let missing = set & !c.policy;
-        if missing != 0 {
-            out.push(Mismatch::Other(format!(
-                "policy {:#x}: bits {missing:#x} clear, policy_set requires {set:#x} set",
-                c.policy
-            )));
-        }
-    }
+    bit_rules(out, "policy", c.policy, rule.policy_set, rule.policy_clear);
+    bit_rules(
+        out,
+        "platform_info",
+        c.platform_info,
+        rule.platform_info_set,
+        rule.platform_info_clear,
+    );
     if let Some(min) = &rule.min_reported_tcb {
         if let Some(below) = c.reported_tcb_parts.first_below(min) {
             out.push(Mismatch::Other(format!("reported_tcb {below}")));
@@ -406,6 +400,32 @@ fn snp_mismatches(rule: &SnpIdentity, c: &SnpClaims, out: &mut Vec<Mismatch>) {
         if let (Some(fmc), None) = (c.reported_tcb_parts.fmc, min.fmc) {
             out.push(Mismatch::Other(format!(
                 "reported_tcb fmc {fmc}: min_reported_tcb has no fmc (required for Turin reports)"
+            )));
+        }
+    }
+}
+
+/// `{name}_set` bits must be 1 and `{name}_clear` bits 0 in `value` (SNP guest policy, platform info).
+fn bit_rules(
+    out: &mut Vec<Mismatch>,
+    name: &str,
+    value: u64,
+    set: Option<u64>,
+    clear: Option<u64>,
+) {
+    if let Some(clear) = clear {
+        let bad = value & clear;
+        if bad != 0 {
+            out.push(Mismatch::Other(format!(
+                "{name} {value:#x}: bits {bad:#x} set, {name}_clear requires {clear:#x} clear"
+            )));
+        }
+    }
+    if let Some(set) = set {
+        let missing = set & !value;
+        if missing != 0 {
+            out.push(Mismatch::Other(format!(
+                "{name} {value:#x}: bits {missing:#x} clear, {name}_set requires {set:#x} set"
             )));
         }
     }

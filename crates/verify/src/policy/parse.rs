@@ -161,6 +161,8 @@ fn rule(v: &Value, path: &str) -> Result<IdentityRule, String> {
             policy: f.u64("policy")?,
             policy_clear: f.u64("policy_clear")?,
             policy_set: f.u64("policy_set")?,
+            platform_info_set: f.u64("platform_info_set")?,
+            platform_info_clear: f.u64("platform_info_clear")?,
             min_reported_tcb: match f.get("min_reported_tcb") {
                 None => None,
                 Some(v) => Some(tcb_parts(v, &f.path("min_reported_tcb"))?),

@@ -759,3 +759,36 @@ fn cpuid_ranges_name_the_product_line() {
         );
     }
 }
+
+#[test]
+fn platform_info_bits_can_be_required_set_or_clear() {
+    let (raw, _) = virtee();
+    let report = initra_evidence::snp::SnpReport::parse(&raw).unwrap();
+    let m = report.measurement.to_string();
+    let mut claims = SnpClaims::from_report(&report, SnpProduct::Milan);
+    claims.platform_info = 0x3; // SMT and TSME enabled
+    let rule = |extra: &str| {
+        policy(&format!(
+            r#"{{"identities": [{{"tee": "snp", "measurement": "{m}", {extra}}}]}}"#
+        ))
+    };
+    assert_eq!(
+        rule(r#""platform_info_clear": "0x1""#)
+            .evaluate_snp(&claims)
+            .reason(),
+        Some("identities[0]: platform_info 0x3: bits 0x1 set, platform_info_clear requires 0x1 clear")
+    );
+    assert_eq!(
+        rule(r#""platform_info_set": "0x6""#)
+            .evaluate_snp(&claims)
+            .reason(),
+        Some(
+            "identities[0]: platform_info 0x3: bits 0x4 clear, platform_info_set requires 0x6 set"
+        )
+    );
+    assert!(
+        rule(r#""platform_info_set": 2, "platform_info_clear": "0x4""#)
+            .evaluate_snp(&claims)
+            .is_accepted()
+    );
+}
