@@ -137,15 +137,18 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// Fails on keys never asked for (a typo must not silently disable a check).
-    pub(crate) fn finish(&self) -> Result<(), String> {
-        let unknown: Vec<&str> = self
-            .map
+    /// The keys never asked for, in order.
+    pub(crate) fn unknown(&self) -> Vec<&'a str> {
+        self.map
             .keys()
             .map(String::as_str)
             .filter(|k| !self.used.contains(k))
-            .collect();
-        match unknown.as_slice() {
+            .collect()
+    }
+
+    /// Fails on keys never asked for (a typo must not silently disable a check).
+    pub(crate) fn finish(&self) -> Result<(), String> {
+        match self.unknown().as_slice() {
             [] => Ok(()),
             keys => Err(format!(
                 "{}: unknown field(s) {}",

@@ -180,6 +180,9 @@ fn rule(v: &Value, path: &str) -> Result<IdentityRule, String> {
             "{path}.isv_svn: use min_isv_svn (initra checks a minimum, not equality)"
         ));
     }
+    if let Some(hint) = fields_of_another_tee(&rule, &f.unknown()) {
+        return Err(format!("{path}: {hint}"));
+    }
     f.finish()?;
     if let Some(need) = missing_code_pin(&rule) {
         return Err(format!(
@@ -187,6 +190,30 @@ fn rule(v: &Value, path: &str) -> Result<IdentityRule, String> {
         ));
     }
     Ok(rule)
+}
+
+/// `mr_enclave is an sgx field, but this identity's tee is "tdx"`: an unknown key that another
+/// TEE's identity has (the field names are those of the identity types themselves).
+fn fields_of_another_tee(rule: &IdentityRule, unknown: &[&str]) -> Option<String> {
+    let others = [
+        IdentityRule::Sgx(SgxIdentity::default()),
+        IdentityRule::Tdx(TdxIdentity::default()),
+        IdentityRule::Snp(SnpIdentity::default()),
+    ];
+    unknown.iter().find_map(|key| {
+        others
+            .iter()
+            .filter(|o| o.tee() != rule.tee())
+            .find(|o| serde_json::to_value(o).is_ok_and(|v| v.get(*key).is_some()))
+            .map(|o| {
+                format!(
+                    "{key} is {} {} field, but this identity's tee is {:?}",
+                    if o.tee() == "sgx" { "an" } else { "a" },
+                    o.tee(),
+                    rule.tee()
+                )
+            })
+    })
 }
 
 /// A rule must name the code it accepts (`docs/policy.md` §2): the other fields are chosen by

@@ -258,7 +258,19 @@ fn initra_policy_config_errors_name_the_field() {
         ),
         (
             r#"{"identities": [{"tee": "sgx", "mr_td": "00"}]}"#,
-            "identities[0]: unknown field(s) mr_td",
+            "identities[0]: mr_td is a tdx field, but this identity's tee is \"sgx\"",
+        ),
+        (
+            r#"{"identities": [{"tee": "tdx", "mr_td": "00", "measurement": "00"}]}"#,
+            "identities[0].mr_td: expected 48 bytes of hex, got 1",
+        ),
+        (
+            r#"{"identities": [{"tee": "snp", "mr_enclave": "00"}]}"#,
+            "identities[0]: mr_enclave is an sgx field, but this identity's tee is \"snp\"",
+        ),
+        (
+            r#"{"identities": [{"tee": "tdx", "mr_tdd": "00"}]}"#,
+            "identities[0]: unknown field(s) mr_tdd",
         ),
         (
             r#"{"identities": "any", "accept_tcb_status": ["Revoked"]}"#,
