@@ -352,7 +352,7 @@ fn auto_backend_without_a_tee_lists_the_probes_and_launches_nothing() {
     std::fs::write(
         &conf,
         serde_json::json!({
-            "kms_server": "127.0.0.1:9", "kms_keys": [], "ra_config": {},
+            "kms_server": "127.0.0.1:9", "kms_keys": [], "ra_config": {"identities": "any"},
             "initra": {"placement": "host", "command": ["/bin/touch", marker]}
         })
         .to_string(),
@@ -511,7 +511,7 @@ fn sim_snp_dir_without_its_files_is_a_config_error() {
     let conf = serde_json::json!({
         "kms_server": "127.0.0.1:1",
         "kms_keys": [],
-        "ra_config": {},
+        "ra_config": {"identities": "any"},
         "initra": {"attester": "sim-snp", "sim_dir": "empty", "command": ["/bin/true"]}
     });
     std::fs::write(dir.path().join("init.json"), conf.to_string()).unwrap();
@@ -529,4 +529,31 @@ fn sim_snp_dir_without_its_files_is_a_config_error() {
             && stderr.contains("generate.sh"),
         "{stderr}"
     );
+}
+
+/// A broken ra_config is reported before any evidence is produced (no quote for nothing).
+#[test]
+fn broken_ra_config_stops_before_attesting() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = serde_json::json!({
+        "kms_server": "127.0.0.1:1",
+        "kms_keys": [],
+        "ra_config": {"verify_mr_enclave": "on", "verify_mr_signer": "on", "verify_isv_prod_id": "on",
+                      "verify_isv_svn": "on", "verify_config_svn": "on",
+                      "verify_enclave_debuggable": "on", "sgx_mrs": []},
+        "initra": {"attester": "sim-snp", "sim_dir": SIM_SNP, "command": ["/bin/true"]}
+    });
+    std::fs::write(dir.path().join("init.json"), conf.to_string()).unwrap();
+    let out = Command::new(INITRA)
+        .args(["init", "--placement", "host", "--config", "init.json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("policy init.json: ra_config: sgx_mrs: empty list"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("tee backend="), "attested first: {stderr}");
 }
