@@ -11,10 +11,22 @@ pub(crate) enum LogFormat {
     Json,
 }
 
+/// The tracing target of notices: the few lines every run shows whatever `--log` says (start-up,
+/// the TEE backend, simulated trust, warnings about the configuration, errors). Libraries emit them
+/// as events on this target; the text format prints them plainly as `initra: MESSAGE`, the JSON
+/// format as JSON lines like every other event, so a collector never sees a line it cannot parse.
+pub(crate) const NOTICE_TARGET: &str = "initra::notice";
+
 /// Installs the global tracing subscriber writing to stderr. `RUST_LOG`, when set, wins over `--log`;
-/// an invalid filter in either is an error rather than silently ignored.
+/// an invalid filter in either is an error rather than silently ignored. Notices
+/// ([`NOTICE_TARGET`]) pass whatever the filter says.
 pub(crate) fn init_logging(filter: &str, format: LogFormat) -> anyhow::Result<()> {
     use std::io::IsTerminal;
+    use tracing_subscriber::filter::{filter_fn, FilterExt};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let filter = match std::env::var("RUST_LOG") {
         Ok(env) if !env.trim().is_empty() => tracing_subscriber::EnvFilter::try_new(&env)
             .map_err(|e| anyhow::anyhow!("RUST_LOG={env:?}: not a log filter: {e}"))?,
@@ -22,22 +34,60 @@ pub(crate) fn init_logging(filter: &str, format: LogFormat) -> anyhow::Result<()
             anyhow::anyhow!("--log {filter:?}: not a log filter (e.g. info, initra=debug): {e}")
         })?,
     };
+    let is_notice = || filter_fn(|m| m.target() == NOTICE_TARGET);
     // Colour only for a person at a terminal: log files and collectors get plain text.
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let events = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(ansi)
         .with_target(false);
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => tracing_subscriber::registry()
+            .with(
+                events
+                    .with_ansi(ansi)
+                    .with_filter(filter.and(is_notice().not())),
+            )
+            .with(PlainNotices.with_filter(is_notice()))
+            .try_init(),
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(
+                events
+                    .json()
+                    .flatten_event(true)
+                    .with_filter(is_notice().or(filter)),
+            )
+            .try_init(),
     };
     Ok(())
 }
 
-/// Prints an error and its cause chain as `initra: error: a: b: c` on stderr. A cause whose text the
-/// message already contains (library errors often print their source inline) is not repeated.
+/// Writes notices as `initra: MESSAGE` lines (the text format).
+struct PlainNotices;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PlainNotices {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        let _ = writeln!(std::io::stderr().lock(), "initra: {}", message.0);
+    }
+}
+
+/// An always-visible informational line (`initra: listening on ...`).
+pub(crate) fn notice(text: &str) {
+    tracing::info!(target: NOTICE_TARGET, "{text}");
+}
+
+/// Prints an error and its cause chain as `initra: error: a: b: c` on stderr (a JSON line under
+/// `--log-format json`). A cause whose text the message already contains (library errors often
+/// print their source inline) is not repeated.
 pub(crate) fn print_error(err: &anyhow::Error) {
     let mut message = String::new();
     for cause in err.chain() {
@@ -50,8 +100,12 @@ pub(crate) fn print_error(err: &anyhow::Error) {
         }
         message.push_str(&text);
     }
-    let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "initra: error: {message}");
+    if tracing::dispatcher::has_been_set() {
+        tracing::error!(target: NOTICE_TARGET, "error: {message}");
+    } else {
+        // Logging itself could not be set up (a bad --log filter).
+        let _ = writeln!(std::io::stderr().lock(), "initra: error: {message}");
+    }
 }
 
 /// Writes `text` to stdout; a closed pipe (e.g. `| head`) is not an error.

@@ -21,6 +21,10 @@ use crate::private_ns::PrivateNamespace;
 use crate::secret_file::write_secret_file;
 use crate::Error;
 
+/// The tracing target of the lines every run shows whatever the log level (the `initra` binary
+/// prints them as `initra: ...`, or as JSON lines under `--log-format json`).
+const NOTICE: &str = "initra::notice";
+
 /// Where unlocked data is written (docs/init-config.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Placement {
@@ -113,7 +117,7 @@ enum Never {}
 fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
     let config = InitConfig::from_file(&opts.config, std::env::var(KMS_SERVER_ENV).ok())?;
     for warning in &config.warnings {
-        eprintln!("initra: warning: {warning}");
+        tracing::warn!(target: NOTICE, "warning: {warning}");
     }
     let argv = if opts.command.is_empty() {
         config.initra.command.clone()
@@ -189,8 +193,9 @@ fn prepare_and_exec(opts: &LaunchOptions) -> Result<Never, LaunchError> {
     let server_trust = server_trust(&config)?;
     let attester = build_attester(&config, &attester_name)?;
     // Always visible (not only at --log info): which evidence this workload presents.
-    eprintln!(
-        "initra: tee backend={}{}",
+    tracing::info!(
+        target: NOTICE,
+        "tee backend={}{}",
         attester.backend(),
         match attester.backend() {
             initra_attest::Backend::SimSnp => " (SIMULATED: no hardware protection; accepted only by verifiers given the simulated ARK, --snp-sim-ark)",

@@ -143,12 +143,11 @@ fn spawn_reload_on_sighup<G: Gate>(
                 Ok(Ok(state)) => {
                     let count = state.secrets.len();
                     shared.replace(state);
+                    // A notice: shown at every log level, like the `listening on` line.
                     tracing::info!(
-                        secrets = count,
-                        "reloaded secrets, policy and verify config"
+                        target: "initra::notice",
+                        "reloaded secrets and policy ({count} secrets)"
                     );
-                    // Visible at the default log level, like the `listening on` line.
-                    eprintln!("initra: reloaded secrets and policy ({count} secrets)");
                 }
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "reload failed; keeping the previous configuration")

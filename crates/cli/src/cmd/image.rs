@@ -116,10 +116,10 @@ pub(crate) fn gen_key(args: GenImageKeyArgs) -> anyhow::Result<ExitCode> {
     key.write_file(&args.file, args.force)
         .with_context(|| format!("writing image key {}", args.file.display()))?;
     // The key itself is never printed.
-    eprintln!(
-        "initra: wrote a {size} image key to {} (mode 0600)",
+    crate::output::notice(&format!(
+        "wrote a {size} image key to {} (mode 0600)",
         args.file.display()
-    );
+    ));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -124,7 +124,7 @@ pub(crate) fn run(mut args: GetSecretArgs) -> anyhow::Result<ExitCode> {
     let secrets = match result {
         Ok(s) => s,
         Err(e) if e.is_rejection() => {
-            eprintln!("initra: rejected: {e}");
+            tracing::warn!(target: crate::output::NOTICE_TARGET, "rejected: {e}");
             return Ok(ExitCode::from(1));
         }
         Err(e) => return Err(e.into()),

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use initra_server::{BoundServer, Limits, ServerConfig, ServerIdentity};
 
 use super::common::VerifierArgs;
+use crate::output::notice;
 
 /// Arguments of `initra server`.
 #[derive(clap::Args)]
@@ -113,16 +114,20 @@ pub(crate) fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         let server = BoundServer::bind(config).await?;
         // After binding: the roots have been loaded and checked, so the banner names real ones.
         if !simulated.is_empty() {
-            eprintln!(
-                "initra: trusting SIMULATED evidence under {} (TEST ONLY: no hardware protection; every decision is labelled simulated)",
+            tracing::warn!(
+                target: crate::output::NOTICE_TARGET,
+                "trusting SIMULATED evidence under {} (TEST ONLY: no hardware protection; every decision is labelled simulated)",
                 simulated.join(", ")
             );
         }
         let addr = server.local_addr()?;
-        eprintln!("initra: server identity: {}", server.identity_description());
-        eprintln!("initra: listening on {addr}");
+        notice(&format!(
+            "server identity: {}",
+            server.identity_description()
+        ));
+        notice(&format!("listening on {addr}"));
         server.serve(initra_server::shutdown_signal()).await?;
-        eprintln!("initra: server stopped");
+        notice("server stopped");
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
