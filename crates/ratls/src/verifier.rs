@@ -35,6 +35,9 @@ use crate::Error;
 
 /// How many accepted server verdicts a client keeps.
 const VERDICT_CACHE_ENTRIES: usize = 64;
+/// Longest a cached server verdict is reused: within it, reconnecting skips verification; after
+/// it, collateral, CRLs and a reloaded policy are applied again even to a still-valid certificate.
+const VERDICT_CACHE_SECS: i64 = 3600;
 
 /// Wraps an error of this crate as the rustls certificate error carrying it.
 pub fn to_rustls(err: Error) -> rustls::Error {
@@ -227,7 +230,10 @@ impl AttestedServerVerifier {
             "attested server accepted"
         );
         if let Ok(mut c) = cache.lock() {
-            c.insert(key, evidence.not_after, Arc::new(verdict), now_s);
+            let until = evidence
+                .not_after
+                .min(now_s.saturating_add(VERDICT_CACHE_SECS));
+            c.insert(key, until, Arc::new(verdict), now_s);
         }
         Ok(())
     }

@@ -261,6 +261,19 @@ fn mutual_ra_tls_handshake_verifies_both_sides_and_caches_the_server_verdict() {
     let (result, _, _) = connect(&server_config, &client_config);
     result.unwrap();
     assert_eq!(server_verifier.verifications(), 1);
+
+    // An hour on (the certificate is still valid), the verdict is not reused: verified afresh.
+    use rustls::client::danger::ServerCertVerifier as _;
+    let later = SystemTime::now() + std::time::Duration::from_secs(3601);
+    let later = rustls_pki_types::UnixTime::since_unix_epoch(
+        later.duration_since(SystemTime::UNIX_EPOCH).unwrap(),
+    );
+    let name = ServerName::try_from("localhost").unwrap();
+    let cert = rustls_pki_types::CertificateDer::from(server_id.cert_der().to_vec());
+    server_verifier
+        .verify_server_cert(&cert, &[], &name, &[], later)
+        .unwrap();
+    assert_eq!(server_verifier.verifications(), 2);
 }
 
 trait MrEnclave {
