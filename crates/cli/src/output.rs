@@ -22,6 +22,7 @@ pub(crate) const NOTICE_TARGET: &str = "initra::notice";
 /// ([`NOTICE_TARGET`]) pass whatever the filter says.
 pub(crate) fn init_logging(filter: &str, format: LogFormat) -> anyhow::Result<()> {
     use std::io::IsTerminal;
+    let _ = FORMAT.set(format);
     use tracing_subscriber::filter::{filter_fn, FilterExt};
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -60,6 +61,9 @@ pub(crate) fn init_logging(filter: &str, format: LogFormat) -> anyhow::Result<()
     };
     Ok(())
 }
+
+/// The format asked for, known even when the subscriber could not be installed.
+static FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
 
 /// Writes notices as `initra: MESSAGE` lines (the text format).
 struct PlainNotices;
@@ -102,10 +106,19 @@ pub(crate) fn print_error(err: &anyhow::Error) {
     }
     if tracing::dispatcher::has_been_set() {
         tracing::error!(target: NOTICE_TARGET, "error: {message}");
-    } else {
-        // Logging itself could not be set up (a bad --log filter).
-        let _ = writeln!(std::io::stderr().lock(), "initra: error: {message}");
+        return;
     }
+    // Logging itself could not be set up (a bad --log filter): write the line by hand.
+    let line = match FORMAT.get() {
+        Some(LogFormat::Json) => serde_json::json!({
+            "timestamp": humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string(),
+            "level": "ERROR",
+            "message": format!("error: {message}"),
+        })
+        .to_string(),
+        _ => format!("initra: error: {message}"),
+    };
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// Writes `text` to stdout; a closed pipe (e.g. `| head`) is not an error.

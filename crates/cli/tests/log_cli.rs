@@ -88,7 +88,10 @@ fn text_format_prints_notices_plainly_even_with_logging_off() {
 }
 
 #[test]
-fn a_bad_log_filter_is_still_reported() {
+fn a_bad_log_filter_is_still_reported_in_the_format_asked_for() {
+    let o = initra(&["--log", "bogus===", "quote", "inspect", "x"]);
+    assert_eq!(code(&o), 2);
+    assert!(text(&o.stderr).starts_with("initra: error: --log \"bogus===\": not a log filter"));
     let o = initra(&[
         "--log",
         "bogus===",
@@ -99,5 +102,11 @@ fn a_bad_log_filter_is_still_reported() {
         "x",
     ]);
     assert_eq!(code(&o), 2);
-    assert!(text(&o.stderr).starts_with("initra: error: --log \"bogus===\": not a log filter"));
+    let lines = json_lines(&o.stderr);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["level"], "ERROR");
+    assert!(lines[0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("error: --log \"bogus===\": not a log filter"));
 }

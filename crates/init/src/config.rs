@@ -187,8 +187,9 @@ impl InitConfig {
             field: field.to_owned(),
             message,
         };
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| parse_err(e.to_string()))?;
+        // Strict first pass: a key given twice anywhere (ra_config included) is an error, not
+        // silently the last one.
+        let value = initra_verify::parse_strict_json(text).map_err(parse_err)?;
         let mut warnings = Vec::new();
         if let Some(map) = value.as_object() {
             for key in map.keys().filter(|k| !KNOWN_KEYS.contains(&k.as_str())) {
@@ -468,6 +469,17 @@ mod tests {
         assert_eq!(c.ra_config["verify_mr_enclave"], "off");
         assert!(c.initra.image.is_none());
         assert_eq!(c.secret_names(), vec!["demo_key".to_owned()]);
+    }
+
+    #[test]
+    fn a_key_given_twice_is_an_error_even_inside_ra_config() {
+        let text = r#"{"kms_server":"h:1","kms_keys":[],
+            "ra_config":{"sgx_mrs":[{"mr_enclave":"aa"}],"sgx_mrs":[]}}"#;
+        let e = InitConfig::from_str(Path::new("init.json"), text, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("init.json"), "{e}");
+        assert!(e.contains("duplicate key \"sgx_mrs\""), "{e}");
     }
 
     #[test]

@@ -112,7 +112,6 @@ pub(crate) async fn serve<G: Gate>(
         .await
         .map_err(|e| Error::Transport(e.to_string()));
     accept_task.abort();
-    tracing::info!("server stopped");
     result
 }
 
@@ -149,12 +148,15 @@ fn spawn_reload_on_sighup<G: Gate>(
                         "reloaded secrets and policy ({count} secrets)"
                     );
                 }
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "reload failed; keeping the previous configuration")
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "reload task failed; keeping the previous configuration")
-                }
+                // Notices too: an operator who sent SIGHUP must learn that nothing changed.
+                Ok(Err(e)) => tracing::error!(
+                    target: "initra::notice",
+                    "reload failed, keeping the previous configuration: {e}"
+                ),
+                Err(e) => tracing::error!(
+                    target: "initra::notice",
+                    "reload task failed, keeping the previous configuration: {e}"
+                ),
             }
         }
     });

@@ -37,7 +37,8 @@ pub fn build_verifier(cfg: &ServerConfig) -> Result<Verifier, Error> {
     // revoked AMD key goes unnoticed, so say so every time the policy is (re)loaded.
     if policy.may_admit("snp") && cfg.verifier.snp_crls.is_empty() {
         tracing::warn!(
-            "SEV-SNP clients are admitted but no AMD CRL is configured (--snp-crl): \
+            target: "initra::notice",
+            "warning: SEV-SNP clients are admitted but no AMD CRL is configured (--snp-crl): \
              a revoked ASK or VCEK will not be detected"
         );
     }

@@ -33,8 +33,8 @@ pub use collateral::{quote_fmspc, Collateral, CollateralSource, StaticCollateral
 pub use error::Error;
 pub use freshness::{FreshnessError, FreshnessPolicy};
 pub use policy::{
-    AccessDenied, Identities, IdentityRule, Policy, SgxIdentity, SnpIdentity, TcbStatus,
-    TdxIdentity,
+    parse_strict_json, AccessDenied, Identities, IdentityRule, Policy, SgxIdentity, SnpIdentity,
+    TcbStatus, TdxIdentity,
 };
 pub use roots::{RootKind, TrustRoot, TrustRoots, INTEL_SGX_ROOT_CA_DER};
 pub use snp::{

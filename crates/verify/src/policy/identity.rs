@@ -133,14 +133,6 @@ impl Subject<'_> {
             Subject::Snp(c) => c.debug,
         }
     }
-
-    /// The service TD a TDX 1.5 TD is bound to (a non-zero MRSERVICETD), if any.
-    pub(crate) fn service_td(&self) -> Option<&Measurement48> {
-        match self {
-            Subject::Dcap(Claims::Tdx(c)) => c.mr_servicetd.as_ref().filter(|m| !m.is_zero()),
-            _ => None,
-        }
-    }
 }
 
 /// One field that did not match.
@@ -311,14 +303,57 @@ fn tdx_mismatches(rule: &TdxIdentity, c: &TdxClaims, out: &mut Vec<Mismatch>) {
             expected: want.to_string(),
             actual: "absent (TD 1.0 quote)".into(),
         }),
-        // A TD bound to a service TD (e.g. a migration TD, which can export its state) is
-        // accepted only by a rule that names that service TD.
-        (None, Some(got)) if !got.is_zero() => out.push(Mismatch::Differs {
+        (None, _) => tdx_defaults(c, out),
+    }
+}
+
+/// The fail-closed defaults an identity lifts only by naming them (`docs/policy.md` §2), checked
+/// for every rule that does not, and for `"identities": "any"`.
+pub(crate) fn default_mismatches(subject: Subject<'_>) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    match subject {
+        Subject::Dcap(Claims::Tdx(c)) => tdx_defaults(c, &mut out),
+        Subject::Snp(c) | Subject::Dcap(Claims::Snp(c)) => {
+            snp_vmpl_default(c, &mut out);
+            snp_migration_agent_default(c, &mut out);
+        }
+        Subject::Dcap(Claims::Sgx(_)) => {}
+    }
+    out
+}
+
+/// A TD bound to a service TD (e.g. a migration TD, which can export its state) is accepted only
+/// by a rule that names that service TD.
+fn tdx_defaults(c: &TdxClaims, out: &mut Vec<Mismatch>) {
+    if let Some(got) = c.mr_servicetd.as_ref().filter(|m| !m.is_zero()) {
+        out.push(Mismatch::Differs {
             field: "mr_servicetd",
             expected: "all zero (no service TD; pin mr_servicetd to accept one)".into(),
             actual: got.to_string(),
-        }),
-        (None, _) => {}
+        });
+    }
+}
+
+/// VMPL 0: a report from a less privileged VMPL was requested by software running beside a more
+/// privileged one (an SVSM or paravisor) that the measurement does not cover.
+fn snp_vmpl_default(c: &SnpClaims, out: &mut Vec<Mismatch>) {
+    if c.vmpl != 0 {
+        out.push(Mismatch::Differs {
+            field: "vmpl",
+            expected: "0 (the default; set vmpl to accept another)".into(),
+            actual: c.vmpl.to_string(),
+        });
+    }
+}
+
+/// No migration agent: it can export the guest's memory.
+fn snp_migration_agent_default(c: &SnpClaims, out: &mut Vec<Mismatch>) {
+    if c.policy & POLICY_MIGRATE_MA != 0 {
+        out.push(Mismatch::Other(format!(
+            "policy {:#x}: bit {POLICY_MIGRATE_MA:#x} (MIGRATE_MA) set; a migration agent can \
+             export guest memory (accept it with policy_set \"{POLICY_MIGRATE_MA:#x}\")",
+            c.policy
+        )));
     }
 }
 
@@ -353,27 +388,14 @@ fn snp_mismatches(rule: &SnpIdentity, c: &SnpClaims, out: &mut Vec<Mismatch>) {
             });
         }
     }
-    // VMPL 0 unless the rule says otherwise: a report from a less privileged VMPL was requested
-    // by software running beside a more privileged one (an SVSM or paravisor) that the
-    // measurement does not cover.
     match rule.vmpl {
         Some(want) => eq(out, "vmpl", Some(&want), &c.vmpl),
-        None if c.vmpl != 0 => out.push(Mismatch::Differs {
-            field: "vmpl",
-            expected: "0 (the default; set vmpl to accept another)".into(),
-            actual: c.vmpl.to_string(),
-        }),
-        None => {}
+        None => snp_vmpl_default(c, out),
     }
-    // A migration agent can export the guest's memory: accepted only when the rule asks for it.
     let wants_ma = rule.policy.is_some_and(|p| p & POLICY_MIGRATE_MA != 0)
         || rule.policy_set.is_some_and(|p| p & POLICY_MIGRATE_MA != 0);
-    if c.policy & POLICY_MIGRATE_MA != 0 && !wants_ma {
-        out.push(Mismatch::Other(format!(
-            "policy {:#x}: bit {POLICY_MIGRATE_MA:#x} (MIGRATE_MA) set; a migration agent can \
-             export guest memory (accept it with policy_set \"{POLICY_MIGRATE_MA:#x}\")",
-            c.policy
-        )));
+    if !wants_ma {
+        snp_migration_agent_default(c, out);
     }
     if let Some(want) = rule.policy {
         if want != c.policy {
@@ -431,6 +453,15 @@ fn bit_rules(
     }
 }
 
+/// Mismatches as one reason: `mr_enclave expected .. got ..; isv_svn 0 < required 88`.
+pub(crate) fn joined(mismatches: &[Mismatch]) -> String {
+    mismatches
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Finds a rule that matches; otherwise describes the closest one (fewest mismatches):
 /// `sgx_mrs[0]: mr_enclave expected .. got ..; isv_svn 0 < required 88`.
 pub(crate) fn match_rules<'r>(
@@ -455,13 +486,7 @@ pub(crate) fn match_rules<'r>(
         }
     }
     match best {
-        Some((i, _, m)) => Err(format!(
-            "{label}[{i}]: {}",
-            m.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        )),
+        Some((i, _, m)) => Err(format!("{label}[{i}]: {}", joined(&m))),
         None => Err(format!("{label}: no identity configured")),
     }
 }

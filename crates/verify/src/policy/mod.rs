@@ -7,6 +7,7 @@
 
 mod fields;
 mod identity;
+mod json;
 mod occlum;
 mod parse;
 mod tcb;
@@ -16,6 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use identity::{IdentityRule, SgxIdentity, SnpIdentity, TdxIdentity};
+pub use json::parse as parse_strict_json;
 
 use identity::Subject;
 pub use tcb::TcbStatus;
@@ -213,15 +215,14 @@ impl Policy {
                     return Decision::rejected(RejectionKind::Identity, reason);
                 }
             }
-            // "any" accepts any code, not a TD that its host bound to a service TD.
+            // "any" accepts any code, not what the defaults refuse (a service TD binding, a
+            // migration agent, a VMPL other than 0): only a listed identity lifts those.
             Identities::Any => {
-                if let Some(td) = subject.service_td() {
+                let refused = identity::default_mismatches(subject);
+                if !refused.is_empty() {
                     return Decision::rejected(
                         RejectionKind::Identity,
-                        format!(
-                            "mr_servicetd expected all zero got {td}: identities \"any\" does not \
-                             accept a TD bound to a service TD (list an identity with its mr_servicetd)"
-                        ),
+                        format!("identities \"any\": {}", identity::joined(&refused)),
                     );
                 }
             }
@@ -318,15 +319,37 @@ impl Policy {
     }
 }
 
+/// The largest policy file read (thousands of identities fit): a larger file, or a device that
+/// never ends, is a mistake to report rather than memory to exhaust.
+const MAX_POLICY_BYTES: u64 = 4 << 20;
+
 fn read(path: &Path) -> Result<(String, String), Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    use std::io::Read;
+    let io = |source| Error::Io {
         path: path.to_owned(),
         source,
-    })?;
-    let text = String::from_utf8(bytes).map_err(|_| Error::Policy {
+    };
+    let policy_err = |reason: String| Error::Policy {
         origin: format!("file {}", path.display()),
-        reason: "not JSON text (invalid UTF-8)".into(),
-    })?;
+        reason,
+    };
+    // Checked before opening: opening a FIFO without a writer would block.
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(policy_err("not a regular file".into()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_POLICY_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_POLICY_BYTES {
+        return Err(policy_err(format!(
+            "larger than {} MiB (a policy file holds identities and rules, not data)",
+            MAX_POLICY_BYTES >> 20
+        )));
+    }
+    let text =
+        String::from_utf8(bytes).map_err(|_| policy_err("not JSON text (invalid UTF-8)".into()))?;
     Ok((text, path.display().to_string()))
 }
 

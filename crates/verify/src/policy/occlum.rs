@@ -17,7 +17,7 @@ const SWITCHES: [&str; 6] = [
 
 /// Whether `text` is an Occlum config (has `sgx_mrs`, a `verify_*` switch or `ra_config`).
 pub(crate) fn looks_like_occlum(text: &str) -> bool {
-    match serde_json::from_str::<Value>(text) {
+    match super::json::parse(text) {
         Ok(Value::Object(map)) => {
             map.contains_key("sgx_mrs")
                 || map.contains_key("ra_config")
@@ -29,7 +29,7 @@ pub(crate) fn looks_like_occlum(text: &str) -> bool {
 
 /// Parses an Occlum verify config into a policy (UpToDate only, no debug unless an entry allows it).
 pub(crate) fn occlum_policy(text: &str) -> Result<Policy, String> {
-    let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let value = super::json::parse(text)?;
     // init_ra_conf.json nests the verify config under ra_config.
     let (config, prefix) = match value.get("ra_config") {
         Some(inner) => (inner, "ra_config"),

@@ -6,12 +6,13 @@ use serde_json::Value;
 
 use super::fields::{kind, Fields};
 use initra_evidence::snp::TcbParts;
+use initra_evidence::Measurement48;
 
 use super::{Identities, IdentityRule, Policy, SgxIdentity, SnpIdentity, TcbStatus, TdxIdentity};
 
 /// Parses the JSON text of an initra policy.
 pub(crate) fn initra_policy(text: &str) -> Result<Policy, String> {
-    let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let value = super::json::parse(text)?;
     let mut f = Fields::new(&value, "")?;
     let accept_tcb_status = match f.array("accept_tcb_status")? {
         None => vec![TcbStatus::UpToDate],
@@ -65,6 +66,12 @@ pub(crate) fn initra_policy(text: &str) -> Result<Policy, String> {
 }
 
 fn statuses(list: &[Value]) -> Result<Vec<TcbStatus>, String> {
+    if list.is_empty() {
+        return Err(
+            "accept_tcb_status: empty list (no quote could be accepted; omit it for [\"UpToDate\"])"
+                .into(),
+        );
+    }
     let mut out = Vec::new();
     for (i, v) in list.iter().enumerate() {
         let s = v
@@ -157,7 +164,12 @@ fn rule(v: &Value, path: &str) -> Result<IdentityRule, String> {
             family_id: f.hex("family_id")?,
             image_id: f.hex("image_id")?,
             min_guest_svn: f.u32("min_guest_svn")?,
-            vmpl: f.u32("vmpl")?,
+            vmpl: match f.u32("vmpl")? {
+                Some(v) if v > 3 => {
+                    return Err(format!("{}: expected 0..=3, got {v}", f.path("vmpl")))
+                }
+                v => v,
+            },
             policy: f.u64("policy")?,
             policy_clear: f.u64("policy_clear")?,
             policy_set: f.u64("policy_set")?,
@@ -179,6 +191,19 @@ fn rule(v: &Value, path: &str) -> Result<IdentityRule, String> {
         return Err(format!(
             "{path}.isv_svn: use min_isv_svn (initra checks a minimum, not equality)"
         ));
+    }
+    if let IdentityRule::Snp(r) = &rule {
+        for (name, set, clear) in [
+            ("policy", r.policy_set, r.policy_clear),
+            ("platform_info", r.platform_info_set, r.platform_info_clear),
+        ] {
+            let both = set.unwrap_or(0) & clear.unwrap_or(0);
+            if both != 0 {
+                return Err(format!(
+                    "{path}: {name}_set and {name}_clear both name bits {both:#x} (nothing could match)"
+                ));
+            }
+        }
     }
     if let Some(hint) = fields_of_another_tee(&rule, &f.unknown()) {
         return Err(format!("{path}: {hint}"));
@@ -206,10 +231,10 @@ fn fields_of_another_tee(rule: &IdentityRule, unknown: &[&str]) -> Option<String
             .filter(|o| o.tee() != rule.tee())
             .find(|o| serde_json::to_value(o).is_ok_and(|v| v.get(*key).is_some()))
             .map(|o| {
+                let article = if o.tee() == "tdx" { "a" } else { "an" };
                 format!(
-                    "{key} is {} {} field, but this identity's tee is {:?}",
-                    if o.tee() == "sgx" { "an" } else { "a" },
-                    o.tee(),
+                    "{key} is {article} {} field, but this identity's tee is {:?}",
+                    o.tee().to_uppercase(),
                     rule.tee()
                 )
             })
@@ -226,14 +251,15 @@ fn missing_code_pin(rule: &IdentityRule) -> Option<&'static str> {
             Some("an SGX identity needs mr_enclave or mr_signer")
         }
         IdentityRule::Tdx(r) if r.mr_td.is_none() => Some("a TDX identity needs mr_td"),
+        // A guest launched without an ID block reports all-zero key digests: zero pins nothing.
         IdentityRule::Snp(r)
             if r.measurement.is_none()
-                && r.id_key_digest.is_none()
-                && r.author_key_digest.is_none() =>
+                && r.id_key_digest.as_ref().is_none_or(Measurement48::is_zero)
+                && r.author_key_digest.as_ref().is_none_or(Measurement48::is_zero) =>
         {
             Some(
-                "an SNP identity needs measurement, id_key_digest or author_key_digest \
-                 (host_data, vmpl, family_id and image_id are chosen by the host)",
+                "an SNP identity needs measurement, or a non-zero id_key_digest or \
+                 author_key_digest (host_data, vmpl, family_id and image_id are chosen by the host)",
             )
         }
         _ => None,

@@ -258,7 +258,7 @@ fn initra_policy_config_errors_name_the_field() {
         ),
         (
             r#"{"identities": [{"tee": "sgx", "mr_td": "00"}]}"#,
-            "identities[0]: mr_td is a tdx field, but this identity's tee is \"sgx\"",
+            "identities[0]: mr_td is a TDX field, but this identity's tee is \"sgx\"",
         ),
         (
             r#"{"identities": [{"tee": "tdx", "mr_td": "00", "measurement": "00"}]}"#,
@@ -266,7 +266,7 @@ fn initra_policy_config_errors_name_the_field() {
         ),
         (
             r#"{"identities": [{"tee": "snp", "mr_enclave": "00"}]}"#,
-            "identities[0]: mr_enclave is an sgx field, but this identity's tee is \"snp\"",
+            "identities[0]: mr_enclave is an SGX field, but this identity's tee is \"snp\"",
         ),
         (
             r#"{"identities": [{"tee": "tdx", "mr_tdd": "00"}]}"#,
@@ -291,6 +291,14 @@ fn initra_policy_config_errors_name_the_field() {
         (
             r#"{"identities": "any", "secrets": {"k": {}}}"#,
             "secrets.k.allow: missing",
+        ),
+        (
+            r#"{"identities": [{"tee": "sgx", "mr_signer": "00"}], "identities": "any"}"#,
+            "invalid JSON: duplicate key \"identities\"",
+        ),
+        (
+            r#"{"identities": "any", "accept_tcb_status": []}"#,
+            "accept_tcb_status: empty list (no quote could be accepted",
         ),
         (r#"[1]"#, "top level: expected an object"),
         (r#"{"identities": "any""#, "invalid JSON"),
@@ -496,8 +504,12 @@ fn tdx_service_td_binding_is_accepted_only_when_pinned() {
         )
     );
     let any = policy(r#"{"identities": "any"}"#.into());
-    assert!(reason(up_to_date(&any, &c))
-        .starts_with(&format!("mr_servicetd expected all zero got {servicetd}")));
+    assert_eq!(
+        reason(up_to_date(&any, &c)),
+        format!(
+            "identities \"any\": mr_servicetd expected all zero (no service TD; pin mr_servicetd to accept one) got {servicetd}"
+        )
+    );
     let pinned = policy(format!(
         r#"{{"identities": [{{"tee": "tdx", "mr_td": "{mr_td}", "mr_servicetd": "{servicetd}"}}]}}"#
     ));
@@ -519,4 +531,17 @@ fn may_admit_names_the_tees_a_policy_can_accept() {
     let sgx = occlum(MR_ENCLAVE, 0, false, "on");
     assert!(sgx.may_admit("sgx"));
     assert!(!sgx.may_admit("snp") && !sgx.may_admit("tdx"));
+}
+
+#[test]
+fn policy_files_must_be_regular_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Policy::from_any_file(dir.path()).unwrap_err().to_string();
+    assert!(e.ends_with("not a regular file"), "{e}");
+    let big = dir.path().join("big.json");
+    std::fs::write(&big, vec![b' '; (4 << 20) + 1]).unwrap();
+    let e = Policy::from_any_file(&big).unwrap_err().to_string();
+    assert!(e.contains("larger than 4 MiB"), "{e}");
+    let e = Policy::from_any_file("/dev/zero").unwrap_err().to_string();
+    assert!(e.ends_with("not a regular file"), "{e}");
 }

@@ -304,9 +304,43 @@ fn snp_policy_config_errors_name_the_field() {
         "policy p.json: identities[0].policy_clear: expected an integer (number, or string \"0x..\"), got \"zz\""
     );
     let no_code = "policy p.json: identities[0]: pins no code: an SNP identity needs measurement, \
-                   id_key_digest or author_key_digest (host_data, vmpl, family_id and image_id are \
-                   chosen by the host) (write \"identities\": \"any\" to accept any)";
+                   or a non-zero id_key_digest or author_key_digest (host_data, vmpl, family_id \
+                   and image_id are chosen by the host) (write \"identities\": \"any\" to accept any)";
     assert_eq!(e(r#"{"identities": [{"tee": "snp"}]}"#), no_code);
+    // A guest without an ID block reports all-zero digests: pinning zero pins nothing.
+    let zero = "00".repeat(48);
+    for key in ["id_key_digest", "author_key_digest"] {
+        assert_eq!(
+            e(&format!(
+                r#"{{"identities": [{{"tee": "snp", "{key}": "{zero}"}}]}}"#
+            )),
+            no_code
+        );
+    }
+    assert!(policy(&format!(
+        r#"{{"identities": [{{"tee": "snp", "id_key_digest": "{}"}}]}}"#,
+        "ab".repeat(48)
+    ))
+    .may_admit("snp"));
+    // Contradictions and impossible values are configuration errors, not rules nothing matches.
+    assert_eq!(
+        e(&format!(
+            r#"{{"identities": [{{"tee": "snp", "measurement": "{zero}", "policy_set": "0x40000", "policy_clear": "0x50000"}}]}}"#
+        )),
+        "policy p.json: identities[0]: policy_set and policy_clear both name bits 0x40000 (nothing could match)"
+    );
+    assert_eq!(
+        e(&format!(
+            r#"{{"identities": [{{"tee": "snp", "measurement": "{zero}", "platform_info_set": 1, "platform_info_clear": 1}}]}}"#
+        )),
+        "policy p.json: identities[0]: platform_info_set and platform_info_clear both name bits 0x1 (nothing could match)"
+    );
+    assert_eq!(
+        e(&format!(
+            r#"{{"identities": [{{"tee": "snp", "measurement": "{zero}", "vmpl": 4}}]}}"#
+        )),
+        "policy p.json: identities[0].vmpl: expected 0..=3, got 4"
+    );
     // Fields the host chooses do not pin the guest's code.
     assert_eq!(
         e(
@@ -790,5 +824,24 @@ fn platform_info_bits_can_be_required_set_or_clear() {
         rule(r#""platform_info_set": 2, "platform_info_clear": "0x4""#)
             .evaluate_snp(&claims)
             .is_accepted()
+    );
+}
+
+#[test]
+fn identities_any_keeps_the_snp_defaults() {
+    let (raw, _) = virtee();
+    let report = initra_evidence::snp::SnpReport::parse(&raw).unwrap();
+    let any = policy(r#"{"identities": "any"}"#);
+    let mut claims = SnpClaims::from_report(&report, SnpProduct::Milan);
+    assert!(any.evaluate_snp(&claims).is_accepted());
+    claims.vmpl = 2;
+    claims.policy |= initra_evidence::snp::POLICY_MIGRATE_MA;
+    assert_eq!(
+        any.evaluate_snp(&claims).reason(),
+        Some(
+            "identities \"any\": vmpl expected 0 (the default; set vmpl to accept another) got 2; \
+             policy 0x70000: bit 0x40000 (MIGRATE_MA) set; a migration agent can export guest \
+             memory (accept it with policy_set \"0x40000\")"
+        )
     );
 }
