@@ -514,14 +514,8 @@ fn sim_snp_dir_without_its_files_is_a_config_error() {
         "ra_config": {"identities": "any"},
         "initra": {"attester": "sim-snp", "sim_dir": "empty", "command": ["/bin/true"]}
     });
-    std::fs::write(dir.path().join("init.json"), conf.to_string()).unwrap();
-    let out = Command::new(INITRA)
-        .args(["init", "--placement", "host", "--config", "init.json"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = init_host_placement(dir.path(), &conf);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("init.json")
             && stderr.contains("initra.sim_dir")
@@ -538,22 +532,29 @@ fn broken_ra_config_stops_before_attesting() {
     let conf = serde_json::json!({
         "kms_server": "127.0.0.1:1",
         "kms_keys": [],
-        "ra_config": {"verify_mr_enclave": "on", "verify_mr_signer": "on", "verify_isv_prod_id": "on",
-                      "verify_isv_svn": "on", "verify_config_svn": "on",
-                      "verify_enclave_debuggable": "on", "sgx_mrs": []},
+        "ra_config": support::empty_sgx_mrs_ra_config(),
         "initra": {"attester": "sim-snp", "sim_dir": SIM_SNP, "command": ["/bin/true"]}
     });
-    std::fs::write(dir.path().join("init.json"), conf.to_string()).unwrap();
-    let out = Command::new(INITRA)
-        .args(["init", "--placement", "host", "--config", "init.json"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = init_host_placement(dir.path(), &conf);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("policy init.json: ra_config: sgx_mrs: empty list"),
         "{stderr}"
     );
     assert!(!stderr.contains("tee backend="), "attested first: {stderr}");
+}
+
+/// Writes `conf` as `dir/init.json` and runs `initra init --placement host --config init.json`
+/// in `dir`: the exit code and stderr.
+fn init_host_placement(dir: &Path, conf: &serde_json::Value) -> (Option<i32>, String) {
+    std::fs::write(dir.join("init.json"), conf.to_string()).unwrap();
+    let out = Command::new(INITRA)
+        .args(["init", "--placement", "host", "--config", "init.json"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -19,9 +19,7 @@ fn broken_init_config(dir: &std::path::Path) -> String {
     let conf = serde_json::json!({
         "kms_server": "127.0.0.1:1",
         "kms_keys": [],
-        "ra_config": {"verify_mr_enclave": "on", "verify_mr_signer": "on", "verify_isv_prod_id": "on",
-                      "verify_isv_svn": "on", "verify_config_svn": "on",
-                      "verify_enclave_debuggable": "on", "sgx_mrs": []},
+        "ra_config": support::empty_sgx_mrs_ra_config(),
         "initra": {"placement": "host", "command": ["/bin/true"]}
     });
     std::fs::write(&path, conf.to_string()).unwrap();

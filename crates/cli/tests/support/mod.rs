@@ -58,6 +58,14 @@ pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// An Occlum verify config with every switch on and an empty `sgx_mrs`: a configuration error
+/// (`ra_config: sgx_mrs: empty list`) for tests of what happens before attesting.
+pub(crate) fn empty_sgx_mrs_ra_config() -> serde_json::Value {
+    serde_json::json!({"verify_mr_enclave": "on", "verify_mr_signer": "on", "verify_isv_prod_id": "on",
+                       "verify_isv_svn": "on", "verify_config_svn": "on",
+                       "verify_enclave_debuggable": "on", "sgx_mrs": []})
+}
+
 pub(crate) const SAMPLE_SECRETS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../testdata/occlum-config/secret_config.json"
